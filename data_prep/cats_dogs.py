@@ -1,0 +1,125 @@
+"""Cats vs dogs photographs, in the two layouts users have.
+
+- Kaggle's Dogs-vs-Cats flat layout: ``train/cat.123.jpg``, ``train/dog.45.jpg`` (the
+  label is the file name's prefix).
+- Microsoft's PetImages layout (``kagglecatsanddogs_*.zip``): ``PetImages/Cat/123.jpg``,
+  ``PetImages/Dog/45.jpg``. It ships corrupt files (zero bytes, truncated, not a JPEG):
+  each file is screened with Pillow and the bad ones are skipped and counted.
+
+Images keep their own size here; resizing happens inside the model.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from data_prep.errors import ZooError
+from data_prep.locate import RemoteFile, search_roots
+from data_prep.splits import Splits, split_three
+
+CLASSES = ("cat", "dog")
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif"}
+DECODABLE_FORMATS = {"JPEG", "PNG", "BMP", "GIF"}  # what tf.io.decode_image reads
+PETIMAGES = RemoteFile(
+    "kagglecatsanddogs_5340.zip",
+    "https://download.microsoft.com/download/3/E/1/3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_5340.zip",
+)
+
+
+@dataclass
+class ImageList:
+    paths: list[Path]
+    labels: np.ndarray
+    layout: str
+    skipped: list[Path] = field(default_factory=list)
+
+
+def is_readable_image(path: Path) -> bool:
+    """True when Pillow identifies the file as a decodable format and its data verify."""
+    try:
+        with Image.open(path) as image:
+            if image.format not in DECODABLE_FORMATS:
+                return False
+            image.verify()
+        return True
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return False
+
+
+def _label_flat(path: Path):
+    prefix = path.name.split(".")[0].lower()
+    return CLASSES.index(prefix) if prefix in CLASSES else None
+
+
+def list_images(root: str | os.PathLike, screen: bool = True) -> ImageList:
+    """All labelled images below ``root`` in either layout, bad files skipped.
+
+    ``root`` may be the folder holding the images (``train/`` or ``PetImages/``) or
+    a folder above it.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ZooError(f"image folder {str(root)!r} does not exist")
+    class_dirs = _find_class_dirs(root)
+    if class_dirs:
+        layout = "petimages"
+        found = [(p, label) for label, d in enumerate(class_dirs) for p in sorted(d.iterdir())]
+    else:
+        layout = "flat"
+        flat_dir = root / "train" if (root / "train").is_dir() else root
+        found = [(p, _label_flat(p)) for p in sorted(flat_dir.iterdir())]
+        found = [(p, y) for p, y in found if y is not None]
+    kept, skipped = [], []
+    for path, label in found:
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if path.suffix.lower() in IMAGE_SUFFIXES and (not screen or is_readable_image(path)):
+            kept.append((path, label))
+        else:  # e.g. PetImages' Thumbs.db, zero-byte and truncated JPEGs
+            skipped.append(path)
+    if not kept:
+        raise ZooError(
+            f"no cat/dog images found under {root}: expected cat.N.jpg / dog.N.jpg files "
+            f"(Kaggle) or Cat/ and Dog/ folders (Microsoft PetImages)"
+        )
+    if skipped:
+        print(f"cats_dogs: skipped {len(skipped)} unreadable or non-image file(s) under {root}")
+    paths, labels = zip(*kept)
+    return ImageList(list(paths), np.array(labels, dtype="int64"), layout, skipped)
+
+
+def _find_class_dirs(root: Path):
+    for base in (root, root / "PetImages"):
+        dirs = {d.name.lower(): d for d in base.iterdir() if d.is_dir()} if base.is_dir() else {}
+        if all(c in dirs for c in CLASSES):
+            return [dirs[c] for c in CLASSES]
+    return None
+
+
+def locate_image_root(data_dir=None) -> Path:
+    for root in search_roots(data_dir):
+        for candidate in (root / "cats_dogs", root / "PetImages", root / "cats_dogs" / "PetImages"):
+            if candidate.is_dir():
+                return candidate
+    where = ", ".join(str(r / "cats_dogs") for r in search_roots(data_dir))
+    raise ZooError(
+        f"cats_dogs images not found: expected a folder cats_dogs/ holding train/cat.N.jpg and "
+        f"train/dog.N.jpg (Kaggle) or PetImages/Cat/ and PetImages/Dog/ (Microsoft, "
+        f"{PETIMAGES.origin}) in one of: {where}"
+    )
+
+
+def load_cats_dogs(data_dir=None, val_size=0.1, test_size=0.1) -> Splits:
+    """Image paths and labels, split seeded and stratified (80 / 10 / 10 by default)."""
+    images = list_images(locate_image_root(data_dir))
+    paths = np.array([str(p) for p in images.paths])
+    x_tr, y_tr, x_va, y_va, x_te, y_te = split_three(paths, images.labels, val_size, test_size)
+    return Splits(
+        "cats_dogs", x_tr, y_tr, x_va, y_va, x_te, y_te, files=[],
+        info={"layout": images.layout, "skipped": len(images.skipped), "classes": list(CLASSES)},
+    )

@@ -1,0 +1,86 @@
+"""The object every loader returns, and the one function that splits data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from data_prep.locate import sha256
+
+# The split never depends on the training seed: every model of a task is measured on
+# the same test examples, whatever --seed it was trained with.
+SPLIT_SEED = 20210101
+
+
+@dataclass
+class Splits:
+    """Train / validation / test parts of one data set.
+
+    ``x_*`` are arrays (or dicts of arrays for multi-input models); ``y_*`` arrays
+    or dicts of arrays for multi-output models. ``files`` are the source files, so
+    a model card can name them with their sha256; ``info`` holds anything a builder
+    needs to know (number of classes, class names, …).
+    """
+
+    name: str
+    x_train: Any
+    y_train: Any
+    x_val: Any
+    y_val: Any
+    x_test: Any
+    y_test: Any
+    files: list[Path] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {part: _length(getattr(self, f"x_{part}")) for part in ("train", "val", "test")}
+
+    def describe(self) -> str:
+        s = self.sizes
+        return f"{self.name}: train {s['train']} / validation {s['val']} / test {s['test']}"
+
+    def file_records(self) -> list[dict]:
+        return [{"path": str(p), "sha256": sha256(p)} for p in self.files if Path(p).is_file()]
+
+
+def _length(x) -> int:
+    if isinstance(x, dict):
+        x = next(iter(x.values()))
+    return len(x)
+
+
+def split_three(x, y, val_size, test_size, stratify=True, seed=SPLIT_SEED):
+    """Stratified, seeded split of (x, y) into train / val / test.
+
+    Sizes are counts (int) or fractions of the whole (float).
+    """
+    n = len(y)
+    n_test = test_size if isinstance(test_size, int) else round(test_size * n)
+    n_val = val_size if isinstance(val_size, int) else round(val_size * n)
+    strat = y if stratify else None
+    x_rest, x_test, y_rest, y_test = train_test_split(
+        x, y, test_size=n_test, stratify=strat, random_state=seed
+    )
+    strat = y_rest if stratify else None
+    x_train, x_val, y_train, y_val = train_test_split(
+        x_rest, y_rest, test_size=n_val, stratify=strat, random_state=seed + 1
+    )
+    return x_train, y_train, x_val, y_val, x_test, y_test
+
+
+def split_two(x, y, val_size, stratify=True, seed=SPLIT_SEED):
+    """Seeded split of a publisher's training part into train / val."""
+    strat = y if stratify else None
+    x_train, x_val, y_train, y_val = train_test_split(
+        x, y, test_size=val_size, stratify=strat, random_state=seed
+    )
+    return x_train, y_train, x_val, y_val
+
+
+def as_float32(*arrays):
+    return [np.asarray(a, dtype="float32") for a in arrays]

@@ -1,0 +1,57 @@
+"""Fixtures that write tiny data sets in each publisher's real format."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.fixture(autouse=True)
+def isolated_data(monkeypatch, tmp_path_factory):
+    """No test sees the user's data or network: an empty Keras cache, no $ZOO_DATA_DIR."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path_factory.mktemp("keras_home")))
+    monkeypatch.delenv("ZOO_DATA_DIR", raising=False)
+    monkeypatch.setenv("ZOO_OFFLINE", "1")
+
+
+def write_usps_h5(path, n_train=1500, n_test=60, seed=0):
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        for part, n in (("train", n_train), ("test", n_test)):
+            f.create_dataset(f"{part}/data", data=rng.uniform(0, 1, (n, 256)).astype("float32"))
+            f.create_dataset(f"{part}/target", data=np.arange(n) % 10)
+    return path
+
+
+def write_esl_gz(path, n, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 10
+    pixels = rng.uniform(-1, 1, (n, 256))
+    with gzip.open(path, "wt") as f:
+        for label, row in zip(labels, pixels):
+            f.write(f"{label}.0000 " + " ".join(f"{v:.4f}" for v in row) + "\n")
+    return labels, (pixels.astype("float32") + 1) / 2
+
+
+def write_idx_gz(path, array: np.ndarray):
+    codes = {np.dtype("uint8"): 0x08}
+    header = struct.pack(">BBBB", 0, 0, codes[array.dtype], array.ndim) + struct.pack(f">{array.ndim}i", *array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.tobytes())
+
+
+def write_jpeg(path, size=(40, 30), color=(200, 100, 50)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, color).save(path, "JPEG")
+
+
+@pytest.fixture
+def usps_dir(tmp_path):
+    write_usps_h5(tmp_path / "usps" / "usps.h5")
+    return tmp_path

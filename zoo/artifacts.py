@@ -1,0 +1,69 @@
+"""Writing results so that a kill at any moment leaves the old file or the new one.
+
+Every output (model, card, history, plot) is written under a temporary name in the
+same folder and moved into place with ``os.replace``, which is atomic on POSIX.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_path(target: str | os.PathLike):
+    """Yield a temporary path beside ``target`` (same suffix); on success move it there."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    os.close(fd)
+    os.unlink(tmp)  # writers such as model.save want to create the file themselves
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(target, data: dict) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def save_model(model, target) -> None:
+    with atomic_path(target) as tmp:
+        model.save(tmp)
+
+
+def save_figure(fig, target) -> None:
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+
+
+def _jsonable(obj):
+    if hasattr(obj, "tolist"):  # NumPy scalars and arrays
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+def output_paths(out_dir, task: str, variant: str, default_variant: str) -> dict[str, Path]:
+    """``OUT/TASK.keras`` for a task's default variant, ``OUT/TASK-VARIANT.keras`` otherwise."""
+    stem = task if variant == default_variant else f"{task}-{variant}"
+    out = Path(out_dir)
+    return {
+        "model": out / f"{stem}.keras",
+        "card": out / f"{stem}.json",
+        "history": out / f"{stem}.history.csv",
+        "curves": out / f"{stem}.curves.png",
+        "work": out / ".work" / stem,  # checkpoints of an unfinished fit
+    }
+
+
+def card_path(model_path) -> Path:
+    return Path(model_path).with_suffix(".json")

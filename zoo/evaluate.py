@@ -1,0 +1,103 @@
+"""Evaluate a saved zoo model on its task's test split: ``python -m zoo.evaluate PATH.keras``.
+
+The model is loaded with ``safe_mode=True``: a file that would run arbitrary code
+(a ``Lambda`` layer) is refused unless ``--unsafe`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import zipfile
+from pathlib import Path
+
+from data_prep.errors import ZooError
+from zoo.artifacts import card_path
+from zoo.cli import run
+
+
+def load_model(path, unsafe: bool = False):
+    """A ``.keras`` file as a model, with clear errors for every way it can be wrong."""
+    import keras
+
+    import zoo.tasks  # noqa: F401  (registers the zoo's custom layers and losses)
+
+    path = Path(path)
+    if not path.is_file():
+        raise ZooError(f"model file {str(path)!r} does not exist")
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise ZooError(f"{path} is not a .keras model file (a zip archive written by model.save)")
+    try:
+        return keras.saving.load_model(path, safe_mode=not unsafe)
+    except ValueError as err:
+        if "safe_mode" in str(err) or "Lambda" in str(err):
+            raise ZooError(
+                f"{path} contains code (e.g. a Lambda layer) that safe mode refuses to run; "
+                "load it with --unsafe only if you trust where it came from"
+            ) from None
+        raise ZooError(f"{path} could not be loaded as a Keras model: {err}") from None
+    except Exception as err:  # a corrupt archive fails in h5py, zipfile, json…
+        raise ZooError(f"{path} is corrupt or not a Keras 3 model: {type(err).__name__}: {err}") from None
+
+
+def read_card(model_path) -> dict:
+    path = card_path(model_path)
+    if not path.is_file():
+        raise ZooError(
+            f"no model card {path} beside the model; it names the task to evaluate on "
+            "(pass --task TASK to choose one)"
+        )
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ZooError(f"model card {path} is not valid JSON: {err}") from None
+
+
+def check_inputs(model, splits, task_name):
+    """Refuse a model whose inputs do not fit the task's data (e.g. a model of another task)."""
+    x = splits.x_test
+    data_shapes = {k: v.shape[1:] for k, v in x.items()} if isinstance(x, dict) else {None: x.shape[1:]}
+    model_shapes = [tuple(t.shape[1:]) for t in model.inputs]
+    given = sorted(str(tuple(s)) for s in data_shapes.values())
+    if len(model_shapes) != len(data_shapes) or sorted(str(s) for s in model_shapes) != given:
+        if not all(None in s for s in model_shapes):  # a model taking any size can't be judged here
+            raise ZooError(
+                f"the model takes inputs of shape {model_shapes} but task {task_name!r} gives {given}: "
+                "it was trained for another task"
+            )
+
+
+def evaluate(path, data_dir=None, task=None, unsafe=False) -> dict:
+    from zoo.registry import get_task
+    from zoo.training import evaluate_model
+
+    model = load_model(path, unsafe)
+    card = {} if task else read_card(path)
+    task = get_task(task or card["task"])
+    splits = task.load(data_dir=data_dir)
+    check_inputs(model, splits, task.name)
+    if not model.compiled:  # saved without compile(): measure it with its variant's recipe
+        from zoo.training import compile_model
+
+        compile_model(model, task.variant(card.get("variant"))[1].recipe)
+    return {"task": task.name, "metrics": evaluate_model(model, splits), "card": card}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m zoo.evaluate", description=__doc__.splitlines()[0])
+    p.add_argument("model", help="path of a .keras file written by zoo.fit")
+    p.add_argument("--data-dir", help="folder holding the data (default: $ZOO_DATA_DIR, then ~/.keras/datasets)")
+    p.add_argument("--task", help="evaluate on this task's test split instead of the card's")
+    p.add_argument("--unsafe", action="store_true", help="allow code in the file (Lambda layers); trusted files only")
+    args = p.parse_args(argv)
+    result = evaluate(args.model, args.data_dir, args.task, args.unsafe)
+    card_metrics = result["card"].get("test_metrics", {})
+    print(f"{args.model} on the {result['task']} test split:")
+    for name, value in result["metrics"].items():
+        recorded = f"   (card: {card_metrics[name]:.6f})" if name in card_metrics else ""
+        print(f"  {name:<20} {value:.6f}{recorded}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,65 @@
+"""Train a zoo model: ``python -m zoo.fit TASK [--model VARIANT] [--epochs N] …``.
+
+Writes ``OUT/TASK[-VARIANT].keras`` with its card (``.json``), history (``.history.csv``)
+and learning curves (``.curves.png``). ``python -m zoo.fit --list`` shows every task.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+from zoo.cli import positive_int, run
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m zoo.fit", description=__doc__.splitlines()[0])
+    p.add_argument("task", nargs="?", help="task name (see --list)")
+    p.add_argument("--list", action="store_true", help="list tasks, variants and the seeds' figures")
+    p.add_argument("--model", "--variant", dest="variant", help="variant of the task (default: the task's default)")
+    p.add_argument("--epochs", type=positive_int, help="epochs (default: the variant's recipe)")
+    p.add_argument("--batch-size", type=positive_int, help="batch size (default: the variant's recipe)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and augmentation (default 0)")
+    p.add_argument("--data-dir", help="folder holding the data (default: $ZOO_DATA_DIR, then ~/.keras/datasets)")
+    p.add_argument("--out", default="saved_models", help="output folder (default saved_models/)")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of the progress bar")
+    return p
+
+
+def describe_tasks() -> str:
+    from zoo.registry import get_task, list_tasks
+
+    lines = []
+    for name in list_tasks():
+        task = get_task(name)
+        lines.append(f"{name}: {task.description}\n  seed figure: {task.reference}")
+        for vname, variant in task.variants.items():
+            mark = " (default)" if vname == task.default else ""
+            ref = f"  [seed: {variant.reference}]" if variant.reference else ""
+            lines.append(f"    {vname}{mark}: {variant.description}{ref}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    if args.list:
+        print(describe_tasks())
+        return 0
+    if not args.task:
+        parser().error("name a task (python -m zoo.fit --list shows them)")
+    from zoo.training import fit
+
+    command = "python -m zoo.fit " + shlex.join(sys.argv[1:] if argv is None else argv)
+    card = fit(
+        args.task, args.variant, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+        data_dir=args.data_dir, out_dir=args.out, verbose=2 if args.quiet else "auto", command=command,
+    )
+    metrics = ", ".join(f"{k} {v:.4f}" for k, v in card["test_metrics"].items())
+    print(f"test: {metrics}  ({card['epochs_run']} epochs, {card['fit_seconds']:.1f} s)")
+    print(f"saved {card['paths']['model']} (card {card['paths']['card']})")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,112 @@
+"""The registry: a task name -> its loader, its model variants and their recipes.
+
+A task is one module in ``zoo/tasks/`` that builds a :class:`Task` and calls
+:func:`register`; adding a task is that module plus its name in
+``zoo/tasks/__init__.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+
+from data_prep.errors import ZooError
+from data_prep.splits import Splits
+
+
+@dataclass
+class Recipe:
+    """How a variant is compiled and fitted; every field is recorded in the model card."""
+
+    loss: object
+    metrics: object
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    epochs: int = 10
+    batch_size: int = 32
+    # Extra callbacks, made fresh for each fit (callbacks hold state).
+    callbacks: Callable[[], list] = field(default=lambda: [])
+    # Keep the weights of the best epoch by this validation metric ("" keeps the last).
+    monitor: str = ""
+    mode: str = "max"
+
+    def make_optimizer(self):
+        return keras.optimizers.get({"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}})
+
+    def describe(self) -> dict:
+        return {
+            "optimizer": self.optimizer, "learning_rate": self.learning_rate,
+            "loss": _name(self.loss), "metrics": _name(self.metrics),
+            "epochs": self.epochs, "batch_size": self.batch_size,
+            "callbacks": [type(c).__name__ for c in self.callbacks()],
+            "keep_best": self.monitor or "last epoch",
+        }
+
+
+def _name(obj):
+    if isinstance(obj, dict):
+        return {k: _name(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_name(v) for v in obj]
+    if isinstance(obj, str):
+        return obj
+    return getattr(obj, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__
+
+
+@dataclass
+class Variant:
+    """One architecture of a task: ``build(splits) -> keras.Model`` and its recipe."""
+
+    build: Callable[[Splits], keras.Model]
+    recipe: Recipe
+    reference: str = ""  # the seed's figure for this architecture, if any
+    description: str = ""
+
+
+@dataclass
+class Task:
+    name: str
+    load: Callable[..., Splits]  # load(data_dir=None) -> Splits
+    variants: dict[str, Variant]
+    default: str
+    description: str = ""
+    reference: str = ""  # the seed's best figure for the task
+
+    def variant(self, name: str | None) -> tuple[str, Variant]:
+        name = name or self.default
+        if name not in self.variants:
+            raise ZooError(
+                f"task {self.name!r} has no variant {name!r}; choose one of: {', '.join(self.variants)}"
+            )
+        return name, self.variants[name]
+
+    def build(self, variant: str | None, splits: Splits) -> keras.Model:
+        return self.variant(variant)[1].build(splits)
+
+
+_TASKS: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    if task.name in _TASKS:
+        raise ValueError(f"task {task.name!r} registered twice")
+    _TASKS[task.name] = task
+    return task
+
+
+def list_tasks() -> list[str]:
+    _load_tasks()
+    return list(_TASKS)
+
+
+def get_task(name: str) -> Task:
+    _load_tasks()
+    if name not in _TASKS:
+        raise ZooError(f"unknown task {name!r}; the zoo has: {', '.join(_TASKS)} (see python -m zoo.fit --list)")
+    return _TASKS[name]
+
+
+def _load_tasks():
+    import zoo.tasks  # noqa: F401  (importing registers every task)

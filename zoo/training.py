@@ -1,0 +1,179 @@
+"""Fit a registered task's variant and write the model, its card, history and curves."""
+
+from __future__ import annotations
+
+import math
+import platform
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from data_prep.errors import ZooError
+from zoo import artifacts
+from zoo.registry import get_task
+
+
+def compile_model(model, recipe):
+    model.compile(optimizer=recipe.make_optimizer(), loss=recipe.loss, metrics=recipe.metrics)
+    return model
+
+
+def fit(
+    task_name: str,
+    variant: str | None = None,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    data_dir=None,
+    out_dir="saved_models",
+    verbose="auto",
+    command: str | None = None,
+) -> dict:
+    """Train, evaluate on the test split, save atomically; return the card.
+
+    An interrupted fit resumes from its last finished epoch when called again with
+    the same task, variant and output folder (``keras.callbacks.BackupAndRestore``).
+    """
+    task = get_task(task_name)
+    variant_name, spec = task.variant(variant)
+    recipe = spec.recipe
+    epochs = recipe.epochs if epochs is None else epochs
+    batch_size = recipe.batch_size if batch_size is None else batch_size
+    paths = artifacts.output_paths(out_dir, task.name, variant_name, task.default)
+
+    splits = task.load(data_dir=data_dir)
+    print(splits.describe())
+    keras.utils.set_random_seed(seed)
+    model = compile_model(spec.build(splits), recipe)
+
+    work = paths["work"]
+    work.mkdir(parents=True, exist_ok=True)
+    history_log = work / "history.csv"
+    best_weights = work / "best.weights.h5"
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(work / "backup")),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.CSVLogger(str(history_log), append=True),
+        *recipe.callbacks(),
+    ]
+    if recipe.monitor:
+        callbacks.append(keras.callbacks.ModelCheckpoint(
+            str(best_weights), monitor=recipe.monitor, mode=recipe.mode, save_best_only=True,
+            save_weights_only=True, initial_value_threshold=_best_so_far(history_log, recipe),
+        ))
+
+    start = time.perf_counter()
+    history = model.fit(
+        splits.x_train, splits.y_train, validation_data=(splits.x_val, splits.y_val),
+        epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose,
+    )
+    seconds = time.perf_counter() - start
+    log = pd.read_csv(history_log) if history_log.exists() else pd.DataFrame(history.history)
+
+    card = {
+        "task": task.name, "variant": variant_name, "description": spec.description,
+        "reference": spec.reference or task.reference,
+        "recipe": {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed},
+        "params": model.count_params(),
+        "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
+        "epochs_run": len(log), "fit_seconds": round(seconds, 2),
+        "environment": environment(),
+        "command": command or " ".join(sys.argv),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if _diverged(log):
+        card.update(status="failed: loss became NaN/inf", failed_epoch=len(log))
+        artifacts.write_json(paths["card"].with_suffix(".failed.json"), card)
+        raise ZooError(
+            f"training diverged at epoch {len(log)} (loss NaN/inf); no model saved. "
+            f"Try a lower learning rate. Details: {paths['card'].with_suffix('.failed.json')}"
+        )
+    if recipe.monitor and best_weights.exists():
+        model.load_weights(str(best_weights))
+        card["best_epoch"] = int(_best_epoch(log, recipe)) + 1
+    card["test_metrics"] = evaluate_model(model, splits, batch_size)
+    card["status"] = "ok"
+
+    artifacts.save_model(model, paths["model"])
+    with artifacts.atomic_path(paths["history"]) as tmp:
+        log.to_csv(tmp, index=False)
+    plot_curves(log, paths["curves"], title=f"{task.name} / {variant_name}")
+    artifacts.write_json(paths["card"], card)
+    shutil.rmtree(work, ignore_errors=True)
+    return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
+
+
+def evaluate_model(model, splits, batch_size=256) -> dict:
+    metrics = model.evaluate(splits.x_test, splits.y_test, batch_size=batch_size, verbose=0, return_dict=True)
+    return {k: float(v) for k, v in metrics.items()}
+
+
+def _diverged(log: pd.DataFrame) -> bool:
+    return "loss" in log and not np.all(np.isfinite(log["loss"].to_numpy(dtype=float)))
+
+
+def _best_epoch(log, recipe):
+    values = log[recipe.monitor].to_numpy(dtype=float)
+    return np.nanargmax(values) if recipe.mode == "max" else np.nanargmin(values)
+
+
+def _best_so_far(history_log: Path, recipe):
+    """The best monitored value of epochs already run (a resumed fit must not lose it)."""
+    if not history_log.exists():
+        return None
+    log = pd.read_csv(history_log)
+    if recipe.monitor not in log or log.empty:
+        return None
+    return float(log[recipe.monitor].iloc[_best_epoch(log, recipe)])
+
+
+def environment() -> dict:
+    return {
+        "keras": keras.__version__, "backend": keras.backend.backend(),
+        "backend_version": _backend_version(), "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {_cpu_count()} CPU core(s)", "platform": platform.platform(),
+    }
+
+
+def _backend_version():
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}[keras.backend.backend()]
+    return getattr(sys.modules.get(module) or __import__(module), "__version__", "?")
+
+
+def _cpu_count():
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def plot_curves(log: pd.DataFrame, target, title=""):
+    """Loss and each metric, training and validation, against the epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [c for c in log.columns if c not in ("epoch", "learning_rate") and not c.startswith("val_")]
+    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.plot(np.arange(1, len(log) + 1), log[name], label="train")
+        if f"val_{name}" in log:
+            ax.plot(np.arange(1, len(log) + 1), log[f"val_{name}"], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        if name.endswith("loss") and (log[name] > 0).all() and log[name].max() / max(log[name].min(), 1e-12) > 50:
+            ax.set_yscale("log")
+        ax.legend()
+    fig.suptitle(title)
+    artifacts.save_figure(fig, target)
+    plt.close(fig)
+
+
+def finite(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x)
