@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import json
 import platform
 import shutil
 import sys
@@ -52,8 +52,9 @@ def fit(
     keras.utils.set_random_seed(seed)
     model = compile_model(spec.build(splits), recipe)
 
-    work = paths["work"]
-    work.mkdir(parents=True, exist_ok=True)
+    work = prepare_work_dir(paths["work"], {
+        "task": task.name, "variant": variant_name, "epochs": epochs, "batch_size": batch_size, "seed": seed,
+    })
     history_log = work / "history.csv"
     best_weights = work / "best.weights.h5"
     callbacks = [
@@ -107,6 +108,19 @@ def fit(
     artifacts.write_json(paths["card"], card)
     shutil.rmtree(work, ignore_errors=True)
     return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
+
+
+def prepare_work_dir(work: Path, run: dict) -> Path:
+    """The checkpoint folder of this run; checkpoints of a run with other settings are discarded."""
+    stamp = work / "run.json"
+    if stamp.exists() and json.loads(stamp.read_text()) != run:
+        print(f"discarding checkpoints in {work}: they belong to a fit with other settings")
+        shutil.rmtree(work)
+    if stamp.exists():
+        print(f"resuming the unfinished fit checkpointed in {work}")
+    work.mkdir(parents=True, exist_ok=True)
+    artifacts.write_json(stamp, run)
+    return work
 
 
 def evaluate_model(model, splits, batch_size=256) -> dict:
@@ -173,7 +187,3 @@ def plot_curves(log: pd.DataFrame, target, title=""):
     fig.suptitle(title)
     artifacts.save_figure(fig, target)
     plt.close(fig)
-
-
-def finite(x) -> bool:
-    return isinstance(x, (int, float)) and math.isfinite(x)
