@@ -21,6 +21,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=positive_int, help="epochs (default: the variant's recipe)")
     p.add_argument("--batch-size", type=positive_int, help="batch size (default: the variant's recipe)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights, shuffling and augmentation (default 0)")
+    p.add_argument("--folds", type=int, help="k-fold cross-validation before the final fit (0: none; "
+                   "default: the recipe's)")
     p.add_argument("--data-dir", help="folder holding the data (default: $ZOO_DATA_DIR, then ~/.keras/datasets)")
     p.add_argument("--out", default="saved_models", help="output folder (default saved_models/)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of the progress bar")
@@ -46,13 +48,15 @@ def main(argv=None) -> int:
     if args.list:
         print(describe_tasks())
         return 0
+    if args.folds is not None and (args.folds == 1 or args.folds < 0):
+        parser().error("--folds must be 0 (no cross-validation) or at least 2")
     if not args.task:
         parser().error("name a task (python -m zoo.fit --list shows them)")
     from zoo.training import fit
 
     command = "python -m zoo.fit " + shlex.join(sys.argv[1:] if argv is None else argv)
     card = fit(
-        args.task, args.variant, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+        args.task, args.variant, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, folds=args.folds,
         data_dir=args.data_dir, out_dir=args.out, verbose=2 if args.quiet else "auto", command=command,
     )
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in card["test_metrics"].items())

@@ -31,6 +31,8 @@ class Recipe:
     # Keep the weights of the best epoch by this validation metric ("" keeps the last).
     monitor: str = ""
     mode: str = "max"
+    # K-fold cross-validation on train + validation before the final fit (0: none).
+    folds: int = 0
 
     def make_optimizer(self):
         return keras.optimizers.get({"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}})
@@ -41,7 +43,7 @@ class Recipe:
             "loss": _name(self.loss), "metrics": _name(self.metrics),
             "epochs": self.epochs, "batch_size": self.batch_size,
             "callbacks": [type(c).__name__ for c in self.callbacks()],
-            "keep_best": self.monitor or "last epoch",
+            "keep_best": self.monitor or "last epoch", "folds": self.folds,
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import platform
 import shutil
@@ -32,6 +33,7 @@ def fit(
     seed: int = 0,
     data_dir=None,
     out_dir="saved_models",
+    folds: int | None = None,
     verbose="auto",
     command: str | None = None,
 ) -> dict:
@@ -49,6 +51,8 @@ def fit(
 
     splits = task.load(data_dir=data_dir)
     print(splits.describe())
+    folds = recipe.folds if folds is None else folds
+    cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
     keras.utils.set_random_seed(seed)
     model = compile_model(spec.build(splits), recipe)
 
@@ -80,7 +84,7 @@ def fit(
     card = {
         "task": task.name, "variant": variant_name, "description": spec.description,
         "reference": spec.reference or task.reference,
-        "recipe": {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed},
+        "recipe": {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed, "folds": folds},
         "params": model.count_params(),
         "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
         "epochs_run": len(log), "fit_seconds": round(seconds, 2),
@@ -88,6 +92,8 @@ def fit(
         "command": command or " ".join(sys.argv),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if cv:
+        card["cross_validation"] = cv
     if _diverged(log):
         card.update(status="failed: loss became NaN/inf", failed_epoch=len(log))
         artifacts.write_json(paths["card"].with_suffix(".failed.json"), card)
@@ -108,6 +114,44 @@ def fit(
     artifacts.write_json(paths["card"], card)
     shutil.rmtree(work, ignore_errors=True)
     return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
+
+
+def cross_validate(spec, splits, folds: int, epochs: int, batch_size: int, seed: int) -> dict:
+    """K-fold cross-validation (scikit-learn ``KFold``) on the training + validation parts.
+
+    Each fold trains a fresh model with the variant's recipe; its score is the
+    validation loss at the epoch the recipe would keep (the best by its monitor, else
+    the last). The test split is never touched.
+    """
+    from sklearn.model_selection import KFold
+
+    recipe = spec.recipe
+    x, y = _concat(splits.x_train, splits.x_val), _concat(splits.y_train, splits.y_val)
+    losses = []
+    for k, (train, val) in enumerate(KFold(folds, shuffle=True, random_state=seed).split(np.arange(len(y)))):
+        fold = dataclasses.replace(splits, x_train=_take(x, train), y_train=_take(y, train),
+                                   x_val=_take(x, val), y_val=_take(y, val))
+        keras.utils.set_random_seed(seed + k)
+        model = compile_model(spec.build(fold), recipe)
+        history = model.fit(fold.x_train, fold.y_train, validation_data=(fold.x_val, fold.y_val), epochs=epochs,
+                            batch_size=batch_size, callbacks=recipe.callbacks(), verbose=0)
+        log = pd.DataFrame(history.history)
+        kept = _best_epoch(log, recipe) if recipe.monitor else len(log) - 1
+        losses.append(float(log["val_loss"].iloc[kept]))
+        print(f"fold {k + 1}/{folds}: validation loss {losses[-1]:.4f} (epoch {kept + 1} of {len(log)})")
+    print(f"{folds}-fold validation loss: {np.mean(losses):.4f} +- {np.std(losses):.4f}")
+    return {"folds": folds, "val_loss": losses, "val_loss_mean": float(np.mean(losses)),
+            "val_loss_std": float(np.std(losses))}
+
+
+def _concat(a, b):
+    if isinstance(a, dict):
+        return {k: np.concatenate([a[k], b[k]]) for k in a}
+    return np.concatenate([a, b])
+
+
+def _take(a, rows):
+    return {k: v[rows] for k, v in a.items()} if isinstance(a, dict) else a[rows]
 
 
 def prepare_work_dir(work: Path, run: dict) -> Path:

@@ -1,0 +1,75 @@
+"""house_prices and curve: no leaks from validation/test, the Gaussian loss, saving, CV."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.test_loaders import KAGGLE_COLUMNS, _sales
+from zoo.evaluate import load_model
+from zoo.losses import GaussianNLL, IntervalCoverage, LogRMSE
+from zoo.registry import get_task
+from zoo.training import fit
+
+
+@pytest.fixture
+def house_dir(tmp_path):
+    (tmp_path / "house_prices").mkdir()
+    pd.DataFrame(_sales(200, seed=3), columns=KAGGLE_COLUMNS).to_csv(tmp_path / "house_prices" / "train.csv",
+                                                                      index=False)
+    return tmp_path
+
+
+def test_gaussian_nll_matches_numpy_reference():
+    rng = np.random.default_rng(0)
+    y = rng.normal(200_000, 50_000, 64).astype("float32")
+    mu = y + rng.normal(0, 20_000, 64).astype("float32")
+    sigma = rng.uniform(5_000, 60_000, 64).astype("float32")
+    reference = np.mean(np.log(sigma) + (y - mu) ** 2 / (2 * sigma**2) + 0.5 * np.log(2 * np.pi))
+    got = float(GaussianNLL()(y, np.stack([mu, sigma], axis=1)))
+    assert got == pytest.approx(reference, rel=1e-5)
+
+
+def test_interval_coverage_and_log_rmse():
+    y = np.array([100.0, 200.0, 300.0, 400.0], dtype="float32")
+    pred = np.array([[100, 1], [210, 1], [300, 1], [400, 100]], dtype="float32")
+    coverage = IntervalCoverage()
+    coverage.update_state(y, pred)
+    assert float(coverage.result()) == pytest.approx(0.75)
+    log_rmse = LogRMSE()
+    log_rmse.update_state(y, pred)
+    assert float(log_rmse.result()) == pytest.approx(np.sqrt(np.mean(np.log(pred[:, 0] / y) ** 2)), rel=1e-5)
+
+
+def test_normalization_statistics_come_from_the_training_split_only(house_dir):
+    task = get_task("house_prices")
+    splits = task.load(data_dir=house_dir)
+    model = task.build("mlp", splits)
+    norm = model.get_layer("standardize")
+    train = np.concatenate([splits.x_train[f] for f in splits.info["features"]], axis=1)
+    np.testing.assert_allclose(np.ravel(norm.mean), train.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(np.ravel(norm.variance), train.var(axis=0), rtol=1e-4)
+    everything = np.concatenate([train] + [np.concatenate([s[f] for f in splits.info["features"]], axis=1)
+                                           for s in (splits.x_val, splits.x_test)])
+    assert not np.allclose(np.ravel(norm.mean), everything.mean(axis=0), rtol=1e-6)
+    rescale = model.get_layer("price")
+    assert rescale.offset == pytest.approx(float(splits.y_train.mean()), rel=1e-6)
+
+
+def test_saved_gaussian_model_reloads_and_predicts_mean_and_positive_sigma(house_dir, tmp_path):
+    card = fit("house_prices", "gaussian", epochs=2, batch_size=64, data_dir=house_dir, out_dir=tmp_path, verbose=0)
+    assert set(card["test_metrics"]) >= {"loss", "rmse", "log_rmse", "coverage95"}
+    model = load_model(tmp_path / "house_prices-gaussian.keras")
+    raw = {"OverallQual": np.array([[5], [9]]), "YearBuilt": np.array([[1960], [2005]]),
+           "TotalBsmtSF": np.array([[800], [1600]]), "GrLivArea": np.array([[1200], [2500]])}
+    prediction = model.predict(raw, verbose=0)
+    assert prediction.shape == (2, 2) and (prediction[:, 1] > 0).all()
+    assert isinstance(model.loss, GaussianNLL)
+
+
+def test_curve_cross_validation_records_every_fold(tmp_path):
+    card = fit("curve", "basic", epochs=2, folds=3, out_dir=tmp_path, verbose=0)
+    cv = card["cross_validation"]
+    assert cv["folds"] == 3 and len(cv["val_loss"]) == 3
+    assert cv["val_loss_mean"] == pytest.approx(np.mean(cv["val_loss"]))
