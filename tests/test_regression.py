@@ -73,3 +73,19 @@ def test_curve_cross_validation_records_every_fold(tmp_path):
     cv = card["cross_validation"]
     assert cv["folds"] == 3 and len(cv["val_loss"]) == 3
     assert cv["val_loss_mean"] == pytest.approx(np.mean(cv["val_loss"]))
+
+
+@pytest.mark.parametrize("study", ["house_prices", "curve"])
+def test_study_runs_in_one_round_and_resumes(study, house_dir, tmp_path, capsys):
+    from zoo import experiment
+
+    argv = [study, "--rounds", "1", "--epochs", "2", "--out", str(tmp_path / "reports"), "--data-dir", str(house_dir)]
+    assert experiment.main(argv) == 0
+    results = (tmp_path / "reports" / study / "results.md").read_text()
+    assert "| best |" in results or "| mlp |" in results
+    assert "PASS" in results or "FAIL" in results
+    for png in {"house_prices": ["sigma_vs_error.png", "sigma_vs_grlivarea.png"], "curve": ["fits.png"]}[study]:
+        assert (tmp_path / "reports" / study / png).stat().st_size > 0
+    capsys.readouterr()
+    experiment.main(argv)
+    assert "training" not in capsys.readouterr().out  # every run read back, none redone

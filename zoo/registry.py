@@ -34,12 +34,18 @@ class Recipe:
     # K-fold cross-validation on train + validation before the final fit (0: none).
     folds: int = 0
 
-    def make_optimizer(self):
-        return keras.optimizers.get({"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}})
+    # "constant", or "cosine": cosine decay from learning_rate to 0 over the whole fit.
+    schedule: str = "constant"
+
+    def make_optimizer(self, steps_per_epoch: int = 1, epochs: int | None = None):
+        rate = self.learning_rate
+        if self.schedule == "cosine":
+            rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps_per_epoch * (epochs or self.epochs))
+        return keras.optimizers.get({"class_name": self.optimizer, "config": {"learning_rate": rate}})
 
     def describe(self) -> dict:
         return {
-            "optimizer": self.optimizer, "learning_rate": self.learning_rate,
+            "optimizer": self.optimizer, "learning_rate": self.learning_rate, "schedule": self.schedule,
             "loss": _name(self.loss), "metrics": _name(self.metrics),
             "epochs": self.epochs, "batch_size": self.batch_size,
             "callbacks": [type(c).__name__ for c in self.callbacks()],

@@ -20,9 +20,17 @@ from zoo import artifacts
 from zoo.registry import get_task
 
 
-def compile_model(model, recipe):
-    model.compile(optimizer=recipe.make_optimizer(), loss=recipe.loss, metrics=recipe.metrics)
+def compile_model(model, recipe, steps_per_epoch=1, epochs=None):
+    model.compile(optimizer=recipe.make_optimizer(steps_per_epoch, epochs), loss=recipe.loss, metrics=recipe.metrics)
     return model
+
+
+def steps(splits_x, batch_size) -> int:
+    return max(1, -(-_length(splits_x) // batch_size))
+
+
+def _length(x):
+    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
 
 
 def fit(
@@ -54,7 +62,7 @@ def fit(
     folds = recipe.folds if folds is None else folds
     cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
     keras.utils.set_random_seed(seed)
-    model = compile_model(spec.build(splits), recipe)
+    model = compile_model(spec.build(splits), recipe, steps(splits.x_train, batch_size), epochs)
 
     work = prepare_work_dir(paths["work"], {
         "task": task.name, "variant": variant_name, "epochs": epochs, "batch_size": batch_size, "seed": seed,
@@ -132,7 +140,7 @@ def cross_validate(spec, splits, folds: int, epochs: int, batch_size: int, seed:
         fold = dataclasses.replace(splits, x_train=_take(x, train), y_train=_take(y, train),
                                    x_val=_take(x, val), y_val=_take(y, val))
         keras.utils.set_random_seed(seed + k)
-        model = compile_model(spec.build(fold), recipe)
+        model = compile_model(spec.build(fold), recipe, steps(fold.x_train, batch_size), epochs)
         history = model.fit(fold.x_train, fold.y_train, validation_data=(fold.x_val, fold.y_val), epochs=epochs,
                             batch_size=batch_size, callbacks=recipe.callbacks(), verbose=0)
         log = pd.DataFrame(history.history)
