@@ -13,7 +13,8 @@ import gzip
 import numpy as np
 
 from data_prep.errors import ZooError
-from data_prep.locate import RemoteFile, find_file
+from data_prep.locate import RemoteFile, find_file, find_local
+from data_prep.splits import Splits, split_three, split_two
 
 KERAS_NPZ = RemoteFile(
     "mnist.npz",
@@ -71,3 +72,33 @@ def load_mnist_arrays(data_dir=None):
         raise ZooError(f"MNIST files disagree: {len(x_train)} train images, {len(y_train)} labels; "
                        f"{len(x_test)} test images, {len(y_test)} labels")
     return x_train, y_train.astype("int64"), x_test, y_test.astype("int64"), paths
+
+
+TEST_ONLY_SPLIT = (6000, 2000, 2000)
+NOT_STANDARD = ("NOT the standard split: MNIST's 60,000 training images were not available, so train / "
+                "validation / test were drawn (stratified, seeded) from the publisher's 10,000 test images")
+
+
+def load_mnist(data_dir=None) -> Splits:
+    """MNIST as (N, 28, 28) uint8 images (models scale them) and int labels.
+
+    Standard split: 50,000 train / 10,000 validation (seeded, stratified, from the
+    publisher's training part) / the publisher's 10,000 test images. Where only the
+    test files exist (this project's machines), the 10,000 test images are split
+    6000 / 2000 / 2000 instead, and ``info["split"]`` and a printed line say so.
+    """
+    try:
+        x_train_all, y_train_all, x_test, y_test, paths = load_mnist_arrays(data_dir)
+    except ZooError as missing:
+        test_files = [find_local("mnist", f.name, data_dir) for f in IDX_FILES[2:]]
+        if not all(test_files):
+            raise missing from None
+        print(f"mnist: {NOT_STANDARD}")
+        x, y = read_idx(test_files[0]), read_idx(test_files[1]).astype("int64")
+        n_train, n_val, n_test = TEST_ONLY_SPLIT
+        x_tr, y_tr, x_va, y_va, x_te, y_te = split_three(x, y, n_val, n_test)
+        return Splits("mnist", x_tr, y_tr, x_va, y_va, x_te, y_te, files=test_files,
+                      info={"num_classes": 10, "split": NOT_STANDARD})
+    x_tr, y_tr, x_va, y_va = split_two(x_train_all, y_train_all, 10_000)
+    return Splits("mnist", x_tr, y_tr, x_va, y_va, x_test, y_test, files=paths,
+                  info={"num_classes": 10, "split": "standard: 50,000 / 10,000 from the training part; test 10,000"})
