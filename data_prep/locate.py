@@ -66,6 +66,13 @@ def find_local(dataset: str, name: str, data_dir=None) -> Path | None:
     return None
 
 
+_FAILED_ORIGINS: set[str] = set()
+
+
+def _offline(remote: RemoteFile) -> bool:
+    return remote.origin in _FAILED_ORIGINS
+
+
 def download(dataset: str, remote: RemoteFile) -> Path | None:
     """Fetch ``remote`` into the Keras cache; None when offline or the origin fails."""
     if remote.origin is None or os.environ.get("ZOO_OFFLINE"):
@@ -80,7 +87,8 @@ def download(dataset: str, remote: RemoteFile) -> Path | None:
             cache_subdir=str(Path("datasets") / dataset),
         )
     except Exception as err:  # network errors come in many types; the caller explains
-        print(f"download of {remote.origin} failed: {err}")
+        print(f"could not download {remote.origin} ({type(err).__name__}); set ZOO_OFFLINE=1 to skip downloads")
+        _FAILED_ORIGINS.add(remote.origin)
         return None
     return Path(path)
 
@@ -98,10 +106,17 @@ def find_file(dataset: str, alternatives: list[list[RemoteFile]], data_dir=None)
             return found
     if data_dir is None:  # an explicit --data-dir means "use these files", not "download"
         for files in alternatives:
-            if all(f.origin for f in files):
-                got = [download(dataset, f) for f in files]
-                if all(got):
-                    return got
+            if not all(f.origin for f in files):
+                continue
+            got = []
+            for remote in files:
+                got.append(find_local(dataset, remote.name) or download(dataset, remote))
+                if got[-1] is None:
+                    break
+            if all(got) and len(got) == len(files):
+                return got
+            if got and got[-1] is None and _offline(files[len(got) - 1]):
+                break  # no network: trying the other mirrors would only repeat the failure
     formats = " or ".join("{" + ", ".join(f.name for f in files) + "}" for files in alternatives)
     where = ", ".join(str(r / dataset) for r in search_roots(data_dir))
     raise ZooError(
