@@ -84,7 +84,7 @@ def test_list_shows_every_task_variant_and_reference(capsys):
 
 
 @pytest.mark.parametrize("argv,expected", [
-    (["no_such_task"], "unknown task 'no_such_task'; the zoo has: curve, house_prices, two_spirals, usps"),
+    (["no_such_task"], "unknown task 'no_such_task'; the zoo has: " + ", ".join(list_tasks())),
     (["usps", "--model", "nope"], "no variant 'nope'; choose one of: default"),
     (["usps"], "usps data not found: expected {usps.h5} or {zip.train.gz, zip.test.gz}"),
     (["usps", "--data-dir", "/no/such/folder"], "'/no/such/folder' does not exist"),
