@@ -186,6 +186,7 @@ def init_study(rounds: int, out: Path, data_dir=None) -> str:
         for ax, name in zip(axes, ("loss", "accuracy")):
             line, = ax.plot(epochs, log[name], label=f"{init} train")
             ax.plot(epochs, log[f"val_{name}"], "--", color=line.get_color(), label=f"{init} validation")
+    axes[0].set_yscale("log")  # normal init starts two orders of magnitude higher
     for ax, name in zip(axes, ("cross-entropy", "accuracy")):
         ax.set(xlabel="epoch", title=name)
         ax.legend(fontsize=7)
