@@ -44,11 +44,15 @@ def summarize(rows: list[dict], by: str, columns: list[str]) -> pd.DataFrame:
     return table
 
 
-def markdown(table: pd.DataFrame, fmt="{:.4g}") -> str:
+def _number(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def markdown(table: pd.DataFrame) -> str:
     columns = list(dict.fromkeys(c for c, _ in table.columns))
     lines = ["| model | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for name, row in table.iterrows():
-        cells = [f"{fmt.format(row[(c, 'mean')])} ± {fmt.format(row[(c, 'std')] if np.isfinite(row[(c, 'std')]) else 0)}"
+        cells = [f"{_number(row[(c, 'mean')])} ± {_number(row[(c, 'std')] if np.isfinite(row[(c, 'std')]) else 0)}"
                  if np.isfinite(row[(c, "mean")]) else "–" for c in columns]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
