@@ -60,12 +60,29 @@ def select(frame: pd.DataFrame, features: list[str], source="table") -> tuple[pd
     return complete.reset_index(drop=True), len(table) - len(complete)
 
 
+# More columns, for the ``mlp_more`` variant: numeric ones and categorical ones
+# (strings, encoded inside the model by StringLookup layers).
+MORE_NUMERIC = SEED_FEATURES + ["YearRemodAdd", "GarageCars", "FullBath", "Fireplaces", "LotArea", "1stFlrSF"]
+MORE_CATEGORICAL = ["Neighborhood", "ExterQual", "KitchenQual", "CentralAir"]
+
+
+def _column(series: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(series):
+        return series.to_numpy(dtype="float32").reshape(-1, 1)
+    return series.astype(str).to_numpy(dtype=object).reshape(-1, 1)  # Keras takes object arrays of str
+
+
+def load_house_prices_more(data_dir=None) -> Splits:
+    """The same sales and split with more columns, categorical ones included."""
+    return load_house_prices(data_dir, MORE_NUMERIC + MORE_CATEGORICAL)
+
+
 def load_house_prices(data_dir=None, features=SEED_FEATURES) -> Splits:
     (path,) = find_file("house_prices", FORMATS, data_dir)
     table, dropped = select(read_table(path), features, source=str(path))
     if dropped:
         print(f"house_prices: dropped {dropped} row(s) with a missing value in {features + [TARGET]}")
-    x = {name: table[name].to_numpy().reshape(-1, 1) for name in features}
+    x = {name: _column(table[name]) for name in features}
     y = table[TARGET].to_numpy(dtype="float32")
     index = np.arange(len(y))
     tr, _, va, _, te, _ = split_three(index, index, 0.15, 0.15, stratify=False)

@@ -85,12 +85,13 @@ def evaluate(path, data_dir=None, task=None, unsafe=False) -> dict:
     model = load_model(path, unsafe)
     card = {} if task else read_card(path)
     task = get_task(task or card["task"])
-    splits = task.load(data_dir=data_dir)
+    variant = card.get("variant") if card.get("task") == task.name else None
+    splits = task.load_for(variant, data_dir=data_dir)
     check_inputs(model, splits, task.name)
     if not model.compiled:  # saved without compile(): measure it with its variant's recipe
         from zoo.training import compile_model
 
-        compile_model(model, task.variant(card.get("variant"))[1].recipe)
+        compile_model(model, task.variant(variant)[1].recipe)
     return {"task": task.name, "metrics": evaluate_model(model, splits), "card": card}
 
 

@@ -71,6 +71,7 @@ class Variant:
     recipe: Recipe
     reference: str = ""  # the seed's figure for this architecture, if any
     description: str = ""
+    load: Callable[..., Splits] | None = None  # its own data (e.g. more columns); default: the task's
 
 
 @dataclass
@@ -89,6 +90,11 @@ class Task:
                 f"task {self.name!r} has no variant {name!r}; choose one of: {', '.join(self.variants)}"
             )
         return name, self.variants[name]
+
+    def load_for(self, variant: str | None, data_dir=None) -> Splits:
+        """The data a variant trains and is evaluated on."""
+        spec = self.variant(variant)[1]
+        return (spec.load or self.load)(data_dir=data_dir)
 
     def build(self, variant: str | None, splits: Splits) -> keras.Model:
         return self.variant(variant)[1].build(splits)

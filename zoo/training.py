@@ -57,7 +57,7 @@ def fit(
     batch_size = recipe.batch_size if batch_size is None else batch_size
     paths = artifacts.output_paths(out_dir, task.name, variant_name, task.default)
 
-    splits = task.load(data_dir=data_dir)
+    splits = task.load_for(variant_name, data_dir=data_dir)
     print(splits.describe())
     folds = recipe.folds if folds is None else folds
     cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
@@ -83,8 +83,10 @@ def fit(
 
     start = time.perf_counter()
     history = model.fit(
-        splits.x_train, splits.y_train, validation_data=(splits.x_val, splits.y_val),
-        epochs=epochs, batch_size=batch_size, callbacks=callbacks, verbose=verbose,
+        *feed(splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed),
+        validation_data=_one(feed(splits.x_val, splits.y_val)),
+        epochs=epochs, batch_size=None if has_strings(splits.x_train) else batch_size, callbacks=callbacks,
+        verbose=verbose,
     )
     seconds = time.perf_counter() - start
     log = pd.read_csv(history_log) if history_log.exists() else pd.DataFrame(history.history)
@@ -175,8 +177,35 @@ def prepare_work_dir(work: Path, run: dict) -> Path:
     return work
 
 
+def has_strings(x) -> bool:
+    arrays = x.values() if isinstance(x, dict) else [x]
+    return any(getattr(a, "dtype", None) is not None and a.dtype.kind in "OUS" for a in arrays)
+
+
+def feed(x, y, batch_size=256, shuffle=False, seed=0):
+    """(x, y) as Keras takes them: NumPy arrays as they are; inputs with string columns
+    (categorical features) as a batched tf.data pipeline, since Keras' array adapter
+    refuses string arrays (TensorFlow backend only)."""
+    if not has_strings(x):
+        return x, y
+    if keras.backend.backend() != "tensorflow":
+        raise ZooError("string (categorical) inputs need the TensorFlow backend; use a numeric-only variant")
+    import tensorflow as tf
+
+    x = {k: v.astype(str) if v.dtype.kind in "OUS" else v for k, v in x.items()}
+    data = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        data = data.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    return (data.batch(batch_size).prefetch(tf.data.AUTOTUNE),)
+
+
+def _one(data):
+    return data[0] if len(data) == 1 else data
+
+
 def evaluate_model(model, splits, batch_size=256) -> dict:
-    metrics = model.evaluate(splits.x_test, splits.y_test, batch_size=batch_size, verbose=0, return_dict=True)
+    data = feed(splits.x_test, splits.y_test, batch_size)
+    metrics = model.evaluate(*data, batch_size=None if len(data) == 1 else batch_size, verbose=0, return_dict=True)
     return {k: float(v) for k, v in metrics.items()}
 
 
