@@ -247,7 +247,9 @@ def report(study, rounds, splits, table, checks, seed_figure, plots) -> str:
         f"# {study}: {rounds} seed(s)", "",
         f"Data: {splits.describe()}; figures on the test split, mean ± std over seeds 0..{rounds - 1}.",
         f"Machine: {env['machine']}; keras {env['keras']}, {env['backend']} {env['backend_version']}.",
-        f"Command: `python -m zoo.experiment {study} --rounds {rounds}`", "",
+        f"Command: `python -m zoo.experiment {study} --rounds {rounds}"
+        + (f" --epochs {EPOCHS}`" if EPOCHS else "`") + (f" (every fit runs {EPOCHS} epochs)" if EPOCHS else ""),
+        "",
         markdown(table), "", f"Seed's figure: {seed_figure}.", "",
         *[f"- {'PASS' if ok else 'FAIL'}: {name}" for name, ok in checks], "",
         *[f"![{p}]({p})" for p in plots],
@@ -265,7 +267,7 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=positive_int, help="seeds per variant (default: the study's)")
     p.add_argument("--out", default="reports", help="output folder (default reports/)")
     p.add_argument("--data-dir", help="folder holding the data (default: $ZOO_DATA_DIR, then ~/.keras/datasets)")
-    p.add_argument("--epochs", type=positive_int, help="cap the epochs of every fit (default: each recipe's)")
+    p.add_argument("--epochs", type=positive_int, help="epochs of every fit (default: each recipe's)")
     args = p.parse_args(argv)
     global EPOCHS
     EPOCHS = args.epochs
