@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from tests.conftest import write_esl_gz, write_idx_gz, write_jpeg, write_usps_h5
+from tests.conftest import write_esl_gz, write_idx_gz, write_jpeg
 
 from data_prep import cats_dogs, house_prices, mnist, usps
 from data_prep.errors import ZooError
