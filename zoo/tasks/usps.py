@@ -16,6 +16,7 @@ import keras
 from keras import layers
 
 from data_prep.usps import load_usps
+from zoo.layers import RandomShear
 from zoo.registry import Recipe, Task, Variant, register
 
 
@@ -57,7 +58,7 @@ def conv_block(x, channels, name, dropout=0.2):
 def usps_default(splits=None, widths=(32, 64, 128)) -> keras.Model:
     inputs = keras.Input(shape=(16, 16, 1), name="image")
     x = layers.RandomRotation(12 / 360, fill_mode="constant", name="augment_rotation")(inputs)
-    x = layers.RandomShear(x_factor=0.15, y_factor=0.15, fill_mode="constant", name="augment_shear")(x)
+    x = RandomShear(x_factor=0.15, y_factor=0.15, fill_mode="constant", name="augment_shear")(x)
     x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="augment_shift")(x)
     x = layers.RandomZoom(0.15, fill_mode="constant", name="augment_zoom")(x)
     for i, channels in enumerate(widths):
