@@ -1,0 +1,31 @@
+"""The models in saved_models/ load in safe mode and reproduce their cards' test metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from zoo.evaluate import evaluate
+
+SHIPPED = sorted((Path(__file__).resolve().parents[1] / "saved_models").glob("*.keras"))
+REAL_DATA = os.environ.get("ZOO_DATA_DIR")  # read before the autouse fixture hides it
+
+
+def test_there_are_shipped_models():
+    assert {p.stem for p in SHIPPED} >= {"two_spirals", "usps", "house_prices", "curve", "mnist_scratch"}
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_model_reproduces_its_card(path, monkeypatch):
+    card = json.loads(path.with_suffix(".json").read_text())
+    needs_files = bool(card["data"]["files"])
+    if needs_files and not REAL_DATA:
+        pytest.skip(f"{path.name} is measured on real data: set ZOO_DATA_DIR (CI sets it to ../shared/data)")
+    if needs_files:
+        monkeypatch.setenv("ZOO_DATA_DIR", REAL_DATA)
+    result = evaluate(path)
+    for name, value in card["test_metrics"].items():
+        assert result["metrics"][name] == pytest.approx(value, rel=1e-4), name
