@@ -20,7 +20,7 @@ import pandas as pd
 
 from data_prep.errors import ZooError
 from data_prep.locate import RemoteFile, find_file
-from data_prep.splits import Splits, split_three
+from data_prep.splits import Splits, split_three, take
 
 FORMATS = [
     [RemoteFile("train.csv")],  # Kaggle: login needed, never downloaded
@@ -87,11 +87,7 @@ def load_house_prices(data_dir=None, features=SEED_FEATURES) -> Splits:
     index = np.arange(len(y))
     tr, _, va, _, te, _ = split_three(index, index, 0.15, 0.15, stratify=False)
 
-    def part(rows):
-        return {k: v[rows] for k, v in x.items()}, y[rows]
-
-    (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = part(tr), part(va), part(te)
     return Splits(
-        "house_prices", x_tr, y_tr, x_va, y_va, x_te, y_te,
+        "house_prices", take(x, tr), y[tr], take(x, va), y[va], take(x, te), y[te],
         files=[path], info={"features": list(features), "dropped_rows": dropped},
     )

@@ -66,13 +66,6 @@ def find_local(dataset: str, name: str, data_dir=None) -> Path | None:
     return None
 
 
-_FAILED_ORIGINS: set[str] = set()
-
-
-def _offline(remote: RemoteFile) -> bool:
-    return remote.origin in _FAILED_ORIGINS
-
-
 def download(dataset: str, remote: RemoteFile) -> Path | None:
     """Fetch ``remote`` into the Keras cache; None when offline or the origin fails."""
     if remote.origin is None or os.environ.get("ZOO_OFFLINE"):
@@ -88,7 +81,6 @@ def download(dataset: str, remote: RemoteFile) -> Path | None:
         )
     except Exception as err:  # network errors come in many types; the caller explains
         print(f"could not download {remote.origin} ({type(err).__name__}); set ZOO_OFFLINE=1 to skip downloads")
-        _FAILED_ORIGINS.add(remote.origin)
         return None
     return Path(path)
 
@@ -113,10 +105,9 @@ def find_file(dataset: str, alternatives: list[list[RemoteFile]], data_dir=None)
                 got.append(find_local(dataset, remote.name) or download(dataset, remote))
                 if got[-1] is None:
                     break
-            if all(got) and len(got) == len(files):
-                return got
-            if got and got[-1] is None and _offline(files[len(got) - 1]):
-                break  # no network: trying the other mirrors would only repeat the failure
+            if got[-1] is None:
+                break  # offline, or the origin failed: trying other origins would only repeat it
+            return got
     formats = " or ".join("{" + ", ".join(f.name for f in files) + "}" for files in alternatives)
     where = ", ".join(str(r / dataset) for r in search_roots(data_dir))
     raise ZooError(

@@ -38,7 +38,7 @@ class Splits:
 
     @property
     def sizes(self) -> dict[str, int]:
-        return {part: _length(getattr(self, f"x_{part}")) for part in ("train", "val", "test")}
+        return {part: length(getattr(self, f"x_{part}")) for part in ("train", "val", "test")}
 
     def describe(self) -> str:
         s = self.sizes
@@ -48,10 +48,23 @@ class Splits:
         return [{"path": str(p), "sha256": sha256(p)} for p in self.files if Path(p).is_file()]
 
 
-def _length(x) -> int:
+def length(x) -> int:
+    """Number of examples in an array or a dict of arrays (one per named input)."""
     if isinstance(x, dict):
         x = next(iter(x.values()))
     return len(x)
+
+
+def take(x, rows):
+    """Rows of an array or of every array of a dict."""
+    return {k: v[rows] for k, v in x.items()} if isinstance(x, dict) else x[rows]
+
+
+def concat(a, b):
+    """Examples of ``b`` after those of ``a`` (arrays or dicts of arrays)."""
+    if isinstance(a, dict):
+        return {k: np.concatenate([a[k], b[k]]) for k in a}
+    return np.concatenate([a, b])
 
 
 def split_three(x, y, val_size, test_size, stratify=True, seed=SPLIT_SEED):

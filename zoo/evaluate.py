@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 from data_prep.errors import ZooError
+from data_prep.splits import take
 from zoo.artifacts import card_path
 from zoo.cli import run
 
@@ -58,7 +59,7 @@ def check_inputs(model, splits, task_name):
     x = splits.x_test
     if not hasattr(model, "inputs"):  # a subclassed model declares no input shapes: try it
         try:
-            model.predict(_take_two(x), verbose=0)
+            model.predict(take(x, slice(0, 2)), verbose=0)
         except Exception as err:
             raise ZooError(f"the model cannot take task {task_name!r}'s inputs ({err}): "
                            "it was trained for another task") from None
@@ -72,10 +73,6 @@ def check_inputs(model, splits, task_name):
                 f"the model takes inputs of shape {model_shapes} but task {task_name!r} gives {given}: "
                 "it was trained for another task"
             )
-
-
-def _take_two(x):
-    return {k: v[:2] for k, v in x.items()} if isinstance(x, dict) else x[:2]
 
 
 def evaluate(path, data_dir=None, task=None, unsafe=False) -> dict:

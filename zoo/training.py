@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from data_prep.errors import ZooError
+from data_prep.splits import concat, length, take
 from zoo import artifacts
 from zoo.registry import get_task
 
@@ -25,12 +26,8 @@ def compile_model(model, recipe, steps_per_epoch=1, epochs=None):
     return model
 
 
-def steps(splits_x, batch_size) -> int:
-    return max(1, -(-_length(splits_x) // batch_size))
-
-
-def _length(x):
-    return len(next(iter(x.values()))) if isinstance(x, dict) else len(x)
+def steps(x, batch_size) -> int:
+    return max(1, -(-length(x) // batch_size))
 
 
 def fit(
@@ -83,10 +80,9 @@ def fit(
 
     start = time.perf_counter()
     history = model.fit(
-        *feed(splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed),
-        validation_data=_one(feed(splits.x_val, splits.y_val)),
-        epochs=epochs, batch_size=None if has_strings(splits.x_train) else batch_size, callbacks=callbacks,
-        verbose=verbose,
+        **feed(splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed),
+        validation_data=validation_data(splits.x_val, splits.y_val),
+        epochs=epochs, callbacks=callbacks, verbose=verbose,
     )
     seconds = time.perf_counter() - start
     log = pd.read_csv(history_log) if history_log.exists() else pd.DataFrame(history.history)
@@ -136,15 +132,16 @@ def cross_validate(spec, splits, folds: int, epochs: int, batch_size: int, seed:
     from sklearn.model_selection import KFold
 
     recipe = spec.recipe
-    x, y = _concat(splits.x_train, splits.x_val), _concat(splits.y_train, splits.y_val)
+    x, y = concat(splits.x_train, splits.x_val), concat(splits.y_train, splits.y_val)
     losses = []
     for k, (train, val) in enumerate(KFold(folds, shuffle=True, random_state=seed).split(np.arange(len(y)))):
-        fold = dataclasses.replace(splits, x_train=_take(x, train), y_train=_take(y, train),
-                                   x_val=_take(x, val), y_val=_take(y, val))
+        fold = dataclasses.replace(splits, x_train=take(x, train), y_train=take(y, train),
+                                   x_val=take(x, val), y_val=take(y, val))
         keras.utils.set_random_seed(seed + k)
         model = compile_model(spec.build(fold), recipe, steps(fold.x_train, batch_size), epochs)
-        history = model.fit(fold.x_train, fold.y_train, validation_data=(fold.x_val, fold.y_val), epochs=epochs,
-                            batch_size=batch_size, callbacks=recipe.callbacks(), verbose=0)
+        history = model.fit(**feed(fold.x_train, fold.y_train, batch_size, shuffle=True, seed=seed + k),
+                            validation_data=validation_data(fold.x_val, fold.y_val), epochs=epochs,
+                            callbacks=recipe.callbacks(), verbose=0)
         log = pd.DataFrame(history.history)
         kept = _best_epoch(log, recipe) if recipe.monitor else len(log) - 1
         losses.append(float(log["val_loss"].iloc[kept]))
@@ -152,16 +149,6 @@ def cross_validate(spec, splits, folds: int, epochs: int, batch_size: int, seed:
     print(f"{folds}-fold validation loss: {np.mean(losses):.4f} +- {np.std(losses):.4f}")
     return {"folds": folds, "val_loss": losses, "val_loss_mean": float(np.mean(losses)),
             "val_loss_std": float(np.std(losses))}
-
-
-def _concat(a, b):
-    if isinstance(a, dict):
-        return {k: np.concatenate([a[k], b[k]]) for k in a}
-    return np.concatenate([a, b])
-
-
-def _take(a, rows):
-    return {k: v[rows] for k, v in a.items()} if isinstance(a, dict) else a[rows]
 
 
 def prepare_work_dir(work: Path, run: dict) -> Path:
@@ -177,17 +164,17 @@ def prepare_work_dir(work: Path, run: dict) -> Path:
     return work
 
 
-def has_strings(x) -> bool:
+def _has_strings(x) -> bool:
     arrays = x.values() if isinstance(x, dict) else [x]
     return any(getattr(a, "dtype", None) is not None and a.dtype.kind in "OUS" for a in arrays)
 
 
-def feed(x, y, batch_size=256, shuffle=False, seed=0):
-    """(x, y) as Keras takes them: NumPy arrays as they are; inputs with string columns
-    (categorical features) as a batched tf.data pipeline, since Keras' array adapter
-    refuses string arrays (TensorFlow backend only)."""
-    if not has_strings(x):
-        return x, y
+def feed(x, y, batch_size=256, shuffle=False, seed=0) -> dict:
+    """The data keyword arguments of ``fit`` / ``evaluate``: NumPy arrays as they are;
+    inputs with string columns (categorical features) as a batched tf.data pipeline,
+    since Keras' array adapter refuses string arrays (TensorFlow backend only)."""
+    if not _has_strings(x):
+        return {"x": x, "y": y, "batch_size": batch_size}
     if keras.backend.backend() != "tensorflow":
         raise ZooError("string (categorical) inputs need the TensorFlow backend; use a numeric-only variant")
     import tensorflow as tf
@@ -196,16 +183,17 @@ def feed(x, y, batch_size=256, shuffle=False, seed=0):
     data = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         data = data.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-    return (data.batch(batch_size).prefetch(tf.data.AUTOTUNE),)
+    return {"x": data.batch(batch_size).prefetch(tf.data.AUTOTUNE), "batch_size": None}
 
 
-def _one(data):
-    return data[0] if len(data) == 1 else data
+def validation_data(x, y):
+    """``fit``'s validation_data, fed the same way as the training data."""
+    data = feed(x, y)
+    return (data["x"], data["y"]) if "y" in data else data["x"]
 
 
 def evaluate_model(model, splits, batch_size=256) -> dict:
-    data = feed(splits.x_test, splits.y_test, batch_size)
-    metrics = model.evaluate(*data, batch_size=None if len(data) == 1 else batch_size, verbose=0, return_dict=True)
+    metrics = model.evaluate(**feed(splits.x_test, splits.y_test, batch_size), verbose=0, return_dict=True)
     return {k: float(v) for k, v in metrics.items()}
 
 
