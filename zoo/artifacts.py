@@ -15,10 +15,14 @@ from pathlib import Path
 
 @contextmanager
 def atomic_path(target: str | os.PathLike):
-    """Yield a temporary path beside ``target`` (same suffix); on success move it there."""
+    """Yield a temporary path beside ``target`` (same suffixes, e.g. ``.weights.h5``, which
+    Keras checks); on success move it there. Leftovers of a writer killed earlier go."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
+    suffix = "".join(target.suffixes[-2:])
+    for stale in target.parent.glob(f".{target.name}.*.tmp{suffix}"):
+        stale.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
     os.unlink(tmp)  # writers such as model.save want to create the file themselves
     try:

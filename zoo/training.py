@@ -18,6 +18,7 @@ import pandas as pd
 from data_prep.errors import ZooError
 from data_prep.splits import concat, length, take
 from zoo import artifacts
+from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_history
 from zoo.registry import get_task
 
 
@@ -66,17 +67,15 @@ def fit(
     })
     history_log = work / "history.csv"
     best_weights = work / "best.weights.h5"
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(work / "backup")),
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.CSVLogger(str(history_log), append=True),
-        *recipe.callbacks(),
-    ]
+    # Order matters at an epoch's end: history row, best weights, then the checkpoint,
+    # so that a kill in between leaves the history ahead (trimmed on resume), never behind.
+    backup = AtomicBackupAndRestore(work / "backup")
+    trim_history(history_log, backup.latest_epoch())
+    callbacks = [keras.callbacks.TerminateOnNaN(), *recipe.callbacks(),
+                 keras.callbacks.CSVLogger(str(history_log), append=True)]
     if recipe.monitor:
-        callbacks.append(keras.callbacks.ModelCheckpoint(
-            str(best_weights), monitor=recipe.monitor, mode=recipe.mode, save_best_only=True,
-            save_weights_only=True, initial_value_threshold=_best_so_far(history_log, recipe),
-        ))
+        callbacks.append(KeepBestWeights(best_weights, recipe.monitor, recipe.mode, _best_so_far(history_log, recipe)))
+    callbacks.append(backup)
 
     start = time.perf_counter()
     history = model.fit(
