@@ -46,6 +46,15 @@ def write_idx_gz(path, array: np.ndarray):
         f.write(header + array.tobytes())
 
 
+def write_mnist_npz(path, n_train=10_100, n_test=2_000, seed=0):
+    """Keras' mnist.npz layout with random images (labels cycle through 0..9)."""
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8), y_train=np.arange(n_train) % 10,
+             x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8), y_test=np.arange(n_test) % 10)
+    return path
+
+
 def write_jpeg(path, size=(40, 30), color=(200, 100, 50)):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", size, color).save(path, "JPEG")

@@ -83,13 +83,15 @@ def evaluate(path, data_dir=None, task=None, unsafe=False) -> dict:
     card = {} if task else read_card(path)
     task = get_task(task or card["task"])
     variant = card.get("variant") if card.get("task") == task.name else None
-    splits = task.load_for(variant, data_dir=data_dir)
+    seed = card.get("recipe", {}).get("seed", 0)  # the round whose data it was measured on
+    splits = task.load_for(variant, data_dir=data_dir, seed=seed)
     check_inputs(model, splits, task.name)
+    spec = task.variant(variant)[1]
     if not model.compiled:  # saved without compile(): measure it with its variant's recipe
         from zoo.training import compile_model
 
-        compile_model(model, task.variant(variant)[1].recipe)
-    return {"task": task.name, "metrics": evaluate_model(model, splits), "card": card}
+        compile_model(model, spec.recipe)
+    return {"task": task.name, "metrics": evaluate_model(model, splits, extra_metrics=spec.extra_metrics), "card": card}
 
 
 def main(argv=None) -> int:

@@ -19,3 +19,37 @@ class RandomShear(keras.layers.RandomShear):
             if low == -high:
                 config[key] = high
         return config
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TakeChannel(keras.layers.Layer):
+    """Channel ``index`` of a channels-last image, kept as a 1-channel image."""
+
+    def __init__(self, index: int, **kwargs):
+        super().__init__(**kwargs)
+        self.index = index
+
+    def call(self, images):
+        return images[..., self.index : self.index + 1]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], 1)
+
+    def get_config(self):
+        return {**super().get_config(), "index": self.index}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ProbabilityLessOrEqual(keras.layers.Layer):
+    """P(a <= b) for independent class distributions p_a, p_b over 0..K-1:
+    sum over i <= j of p_a[i] p_b[j] = p_a^T U p_b with U upper-triangular ones."""
+
+    def call(self, inputs):
+        p_a, p_b = inputs
+        k = p_a.shape[-1]
+        upper = keras.ops.triu(keras.ops.ones((k, k), dtype=p_a.dtype))
+        value = keras.ops.sum(keras.ops.matmul(p_a, upper) * p_b, axis=-1, keepdims=True)
+        return keras.ops.clip(value, 1e-7, 1 - 1e-7)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 1)

@@ -36,12 +36,20 @@ class Recipe:
 
     # "constant", or "cosine": cosine decay from learning_rate to 0 over the whole fit.
     schedule: str = "constant"
+    weight_decay: float | None = None  # decoupled (AdamW-style), as the optimizer's own argument
+    loss_weights: dict | None = None  # multi-output models: weight of each output's loss
+
+    def compile_args(self) -> dict:
+        return {"loss": self.loss, "metrics": self.metrics, "loss_weights": self.loss_weights}
 
     def make_optimizer(self, steps_per_epoch: int = 1, epochs: int | None = None):
         rate = self.learning_rate
         if self.schedule == "cosine":
             rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps_per_epoch * (epochs or self.epochs))
-        return keras.optimizers.get({"class_name": self.optimizer, "config": {"learning_rate": rate}})
+        config = {"learning_rate": rate}
+        if self.weight_decay:
+            config["weight_decay"] = self.weight_decay
+        return keras.optimizers.get({"class_name": self.optimizer, "config": config})
 
     def describe(self) -> dict:
         return {
@@ -50,6 +58,8 @@ class Recipe:
             "epochs": self.epochs, "batch_size": self.batch_size,
             "callbacks": [type(c).__name__ for c in self.callbacks()],
             "keep_best": self.monitor or "last epoch", "folds": self.folds,
+            **({"weight_decay": self.weight_decay} if self.weight_decay else {}),
+            **({"loss_weights": self.loss_weights} if self.loss_weights else {}),
         }
 
 
@@ -72,6 +82,8 @@ class Variant:
     reference: str = ""  # the seed's figure for this architecture, if any
     description: str = ""
     load: Callable[..., Splits] | None = None  # its own data (e.g. more columns); default: the task's
+    # Metrics beyond the test split's, e.g. how much fresh noise a model rejects: model -> {name: value}.
+    extra_metrics: Callable[[keras.Model], dict] | None = None
 
 
 @dataclass
@@ -82,6 +94,8 @@ class Task:
     default: str
     description: str = ""
     reference: str = ""  # the seed's best figure for the task
+    # True when each training seed draws its own data (mnist_pairs: pairs drawn per round).
+    data_per_seed: bool = False
 
     def variant(self, name: str | None) -> tuple[str, Variant]:
         name = name or self.default
@@ -91,10 +105,11 @@ class Task:
             )
         return name, self.variants[name]
 
-    def load_for(self, variant: str | None, data_dir=None) -> Splits:
-        """The data a variant trains and is evaluated on."""
+    def load_for(self, variant: str | None, data_dir=None, seed: int = 0) -> Splits:
+        """The data a variant trains and is evaluated on (``seed``: the round, if data_per_seed)."""
         spec = self.variant(variant)[1]
-        return (spec.load or self.load)(data_dir=data_dir)
+        load = spec.load or self.load
+        return load(data_dir=data_dir, seed=seed) if self.data_per_seed else load(data_dir=data_dir)
 
     def build(self, variant: str | None, splits: Splits) -> keras.Model:
         return self.variant(variant)[1].build(splits)

@@ -23,7 +23,7 @@ from zoo.registry import get_task
 
 
 def compile_model(model, recipe, steps_per_epoch=1, epochs=None):
-    model.compile(optimizer=recipe.make_optimizer(steps_per_epoch, epochs), loss=recipe.loss, metrics=recipe.metrics)
+    model.compile(optimizer=recipe.make_optimizer(steps_per_epoch, epochs), **recipe.compile_args())
     return model
 
 
@@ -55,7 +55,7 @@ def fit(
     batch_size = recipe.batch_size if batch_size is None else batch_size
     paths = artifacts.output_paths(out_dir, task.name, variant_name, task.default)
 
-    splits = task.load_for(variant_name, data_dir=data_dir)
+    splits = task.load_for(variant_name, data_dir=data_dir, seed=seed)
     print(splits.describe())
     folds = recipe.folds if folds is None else folds
     cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
@@ -109,7 +109,7 @@ def fit(
     if recipe.monitor and best_weights.exists():
         model.load_weights(str(best_weights))
         card["best_epoch"] = int(_best_epoch(log, recipe)) + 1
-    card["test_metrics"] = evaluate_model(model, splits, batch_size)
+    card["test_metrics"] = evaluate_model(model, splits, batch_size, spec.extra_metrics)
     card["status"] = "ok"
 
     artifacts.save_model(model, paths["model"])
@@ -191,9 +191,10 @@ def validation_data(x, y):
     return (data["x"], data["y"]) if "y" in data else data["x"]
 
 
-def evaluate_model(model, splits, batch_size=256) -> dict:
+def evaluate_model(model, splits, batch_size=256, extra_metrics=None) -> dict:
     metrics = model.evaluate(**feed(splits.x_test, splits.y_test, batch_size), verbose=0, return_dict=True)
-    return {k: float(v) for k, v in metrics.items()}
+    metrics = {k: float(v) for k, v in metrics.items()}
+    return {**metrics, **(extra_metrics(model) if extra_metrics else {})}
 
 
 def _diverged(log: pd.DataFrame) -> bool:

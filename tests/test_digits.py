@@ -1,0 +1,146 @@
+"""Digit tasks: colored_usps, the mnist family with Perlin noise, and mnist_pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from data_prep.colored_usps import COLORS, colorize, load_colored_usps
+from data_prep.mnist_pairs import downsample, load_mnist_pairs
+from data_prep.perlin import perlin_images
+from tests.conftest import write_mnist_npz
+from zoo.layers import ProbabilityLessOrEqual
+from zoo.registry import get_task
+from zoo.tasks.mnist import NOT_A_DIGIT, load_mnist_with_noise
+from zoo.training import fit
+
+
+@pytest.fixture
+def mnist_dir(tmp_path):
+    write_mnist_npz(tmp_path / "mnist" / "mnist.npz")
+    return tmp_path
+
+
+def test_colorize_is_deterministic_and_paints_the_ink():
+    gray = np.random.default_rng(0).uniform(0, 1, (50, 16, 16, 1)).astype("float32")
+    colored, color = colorize(gray, seed=3)
+    again, color_again = colorize(gray, seed=3)
+    np.testing.assert_array_equal(colored, again)
+    np.testing.assert_array_equal(color, color_again)
+    assert set(color) <= set(range(len(COLORS))) and len(set(color)) > 1
+    rgb = np.array(list(COLORS.values()))[color]
+    np.testing.assert_allclose(colored, gray * rgb[:, None, None, :])
+
+
+def test_colored_usps_splits_have_both_targets(usps_dir):
+    splits = load_colored_usps(usps_dir)
+    assert splits.x_train.shape[1:] == (16, 16, 3)
+    assert set(splits.y_test) == {"digit", "color"}
+    assert len(splits.y_train["digit"]) == len(splits.y_train["color"]) == len(splits.x_train)
+
+
+def test_perlin_images_are_deterministic_per_seed():
+    a, b, other = perlin_images(20, seed=1), perlin_images(20, seed=1), perlin_images(20, seed=2)
+    assert a.shape == (20, 28, 28) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, other)
+    assert a.min() == 0 and a.max() == 255  # scaled to the MNIST range per image
+    # smooth noise: neighbouring pixels are strongly correlated, unlike white noise
+    assert np.corrcoef(a[:, :, :-1].ravel(), a[:, :, 1:].ravel())[0, 1] > 0.8
+
+
+def test_noise_is_mixed_into_training_at_the_documented_rate(mnist_dir):
+    splits = load_mnist_with_noise(mnist_dir)
+    share = np.mean(splits.y_train == NOT_A_DIGIT)
+    assert share == pytest.approx(0.09, abs=0.01)
+    assert NOT_A_DIGIT not in splits.y_test  # the test split stays MNIST's
+
+
+def test_pairs_are_deterministic_per_round_and_targets_match_digits(mnist_dir):
+    first, again, other = (load_mnist_pairs(mnist_dir, seed=s) for s in (0, 0, 1))
+    np.testing.assert_array_equal(first.x_train, again.x_train)
+    assert not np.array_equal(first.x_train, other.x_train)
+    assert first.x_train.shape == (1000, 14, 14, 2) and first.x_test.shape == (1000, 14, 14, 2)
+    y = first.y_test
+    np.testing.assert_array_equal(y["comparison"], (y["digit_a"] <= y["digit_b"]).astype(int))
+    assert load_mnist_pairs(mnist_dir, auxiliary=False).y_train.ndim == 1
+
+
+def test_pairs_from_test_files_only_come_from_disjoint_halves(tmp_path):
+    from tests.conftest import write_idx_gz
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4_100, 28, 28), dtype=np.uint8)
+    # mark each image in two 2x2 blocks, which the 2x2 average pooling keeps as they are
+    images[:, :2, :2] = (np.arange(4_100) % 256)[:, None, None]
+    images[:, :2, 2:4] = (np.arange(4_100) // 256)[:, None, None]
+    (tmp_path / "mnist").mkdir()
+    write_idx_gz(tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz", images)
+    write_idx_gz(tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz", (np.arange(4_100) % 10).astype(np.uint8))
+    splits = load_mnist_pairs(tmp_path, pairs=1000)
+    assert "NOT the standard split" in splits.info["split"]
+
+    def ids(x):
+        marks = np.round(x[:, 0, :2, :] * 255).astype(int)  # (pairs, 2 marks, 2 channels)
+        return set((marks[:, 0, :] + 256 * marks[:, 1, :]).ravel())
+
+    train, val, test = ids(splits.x_train), ids(splits.x_val), ids(splits.x_test)
+    assert len(train) == 2000 and len(test) == 2000  # no image twice
+    assert not train & test and not train & val
+
+
+def test_downsample_averages_2x2_blocks():
+    image = np.zeros((1, 28, 28), dtype=np.uint8)
+    image[0, :2, :2] = [[255, 0], [255, 255]]
+    assert downsample(image)[0, 0, 0] == pytest.approx(0.75)
+
+
+def test_probability_less_or_equal_matches_brute_force():
+    rng = np.random.default_rng(0)
+    p_a, p_b = rng.dirichlet(np.ones(10), 5).astype("float32"), rng.dirichlet(np.ones(10), 5).astype("float32")
+    expected = [sum(p_a[n, i] * p_b[n, j] for i in range(10) for j in range(10) if i <= j) for n in range(5)]
+    got = np.asarray(ProbabilityLessOrEqual()([p_a, p_b]))[:, 0]
+    np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_weight_sharing_halves_the_parameters():
+    task = get_task("mnist_pairs")
+    for branch in ("convnet", "mlp"):
+        full, shared = (task.build(v, None).count_params() for v in (branch, f"{branch}_ws"))
+        assert 0.49 < shared / full < 0.51
+
+
+@pytest.mark.parametrize("task_name,variant,outputs", [
+    ("colored_usps", "default", {"digit": 10, "color": 5}),
+    ("colored_usps", "seed000", {"digit": 10, "color": 5}),
+    ("mnist_pairs", "default", {"comparison": 1, "digit_a": 10, "digit_b": 10}),
+    ("mnist_pairs", "mlp_ws_al", {"comparison": 2, "digit_a": 10, "digit_b": 10}),
+    ("mnist_pairs", "convnet", {"comparison": 2}),
+    ("mnist", "pdcnn", {"digit": 11}),
+    ("mnist", "light", {"digit": 10}),
+])
+def test_builders_give_the_documented_outputs(task_name, variant, outputs):
+    model = get_task(task_name).build(variant, None)
+    assert sorted(model.output_names) == sorted(outputs)
+    shapes = dict(zip(model.output_names, model.outputs))
+    for name, units in outputs.items():
+        assert tuple(shapes[name].shape) == (None, units)
+
+
+def test_tiny_fits_of_each_digit_task(usps_dir, mnist_dir, tmp_path):
+    card = fit("colored_usps", epochs=1, data_dir=usps_dir, out_dir=tmp_path, verbose=0)
+    assert {"digit_accuracy", "color_accuracy"} <= set(card["test_metrics"])
+    card = fit("mnist_pairs", epochs=1, seed=2, data_dir=mnist_dir, out_dir=tmp_path, verbose=0)
+    assert card["data"]["info"]["round"] == 2 and "comparison_accuracy" in card["test_metrics"]
+    card = fit("mnist", "pdcnn", epochs=1, data_dir=mnist_dir, out_dir=tmp_path, verbose=0)
+    assert 0 <= card["test_metrics"]["perlin_rejection"] <= 1
+    card = fit("mnist", "fcn", epochs=1, data_dir=mnist_dir, out_dir=tmp_path, verbose=0)
+    assert 0 <= card["test_metrics"]["accuracy"] <= 1
+
+
+def test_a_round_is_evaluated_on_its_own_pairs(mnist_dir, tmp_path):
+    from zoo.evaluate import evaluate
+
+    card = fit("mnist_pairs", "mlp_ws", epochs=1, seed=3, data_dir=mnist_dir, out_dir=tmp_path, verbose=0)
+    result = evaluate(tmp_path / "mnist_pairs-mlp_ws.keras", data_dir=mnist_dir)
+    assert result["metrics"]["accuracy"] == pytest.approx(card["test_metrics"]["accuracy"], rel=1e-6)
