@@ -144,3 +144,21 @@ def test_a_round_is_evaluated_on_its_own_pairs(mnist_dir, tmp_path):
     card = fit("mnist_pairs", "mlp_ws", epochs=1, seed=3, data_dir=mnist_dir, out_dir=tmp_path, verbose=0)
     result = evaluate(tmp_path / "mnist_pairs-mlp_ws.keras", data_dir=mnist_dir)
     assert result["metrics"]["accuracy"] == pytest.approx(card["test_metrics"]["accuracy"], rel=1e-6)
+
+
+@pytest.mark.parametrize("study,rows", [
+    ("mnist_pairs", ["default", "convnet", "convnet_ws_al", "mlp", "mlp_ws_al"]),
+    ("mnist_variants", ["fcn", "cnn", "dcnn", "pdcnn", "light", "wide", "default"]),
+])
+def test_digit_studies_write_their_table_and_resume(study, rows, mnist_dir, tmp_path, capsys):
+    from zoo import experiment
+
+    argv = [study, "--rounds", "1", "--epochs", "1", "--out", str(tmp_path), "--data-dir", str(mnist_dir)]
+    assert experiment.main(argv) == 0
+    results = (tmp_path / study / "results.md").read_text()
+    for row in rows:
+        assert f"| {row} |" in results
+    assert "PASS" in results or "FAIL" in results
+    capsys.readouterr()
+    experiment.main(argv)
+    assert "training…" not in capsys.readouterr().out  # every run read back, none redone
