@@ -114,11 +114,70 @@ def locate_image_root(data_dir=None) -> Path:
     )
 
 
+TRAINING_SIZE = 128  # the side images are decoded and resized to before they are cached
+
+
+@dataclass
+class ImageFiles:
+    """Image files as model inputs: ``len`` and row selection like an array, and a
+    ``dataset`` method that builds the input pipeline (``zoo.training.feed`` calls it).
+
+    Pipeline: parallel read + decode (JPEG, PNG, BMP, GIF by content, whatever the
+    suffix; grayscale becomes RGB) + resize to ``size`` x ``size``, then cached in
+    memory as uint8 (10,000 images at 128 px: 0.5 GB), shuffled, batched, prefetched.
+    A file that fails to decode is dropped with its label instead of stopping the fit.
+    """
+
+    paths: np.ndarray
+    size: int = TRAINING_SIZE
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, rows) -> "ImageFiles":
+        return ImageFiles(self.paths[rows], self.size)
+
+    @property
+    def shape(self):
+        return (len(self.paths), None, None, 3)  # raw images: any size, RGB
+
+    def decoded(self):
+        """Decoded, resized uint8 images (unbatched, uncached), in file order."""
+        import tensorflow as tf
+
+        def decode(path):
+            image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+            image = tf.image.resize(image, (self.size, self.size), antialias=True)
+            return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+
+        return tf.data.Dataset.from_tensor_slices(self.paths).map(decode, num_parallel_calls=tf.data.AUTOTUNE,
+                                                                   deterministic=True)
+
+    def dataset(self, labels=None, batch_size=32, shuffle=False, seed=0, cache=True):
+        import tensorflow as tf
+
+        images = self.decoded()
+        data = images if labels is None else tf.data.Dataset.zip(images, tf.data.Dataset.from_tensor_slices(labels))
+        data = data.ignore_errors(log_warning=True)
+        if cache:
+            data = data.cache()
+        if shuffle:
+            data = data.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
+        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def image_files(root, size: int = TRAINING_SIZE) -> tuple[ImageFiles, np.ndarray]:
+    """Every labelled image under ``root`` (either layout) as (ImageFiles, labels)."""
+    images = list_images(root)
+    return ImageFiles(np.array([str(p) for p in images.paths]), size), images.labels
+
+
 def load_cats_dogs(data_dir=None, val_size=0.1, test_size=0.1) -> Splits:
-    """Image paths and labels, split seeded and stratified (80 / 10 / 10 by default)."""
+    """Image files and labels, split seeded and stratified (80 / 10 / 10 by default)."""
     images = list_images(locate_image_root(data_dir))
     paths = np.array([str(p) for p in images.paths])
     x_tr, y_tr, x_va, y_va, x_te, y_te = split_three(paths, images.labels, val_size, test_size)
+    x_tr, x_va, x_te = ImageFiles(x_tr), ImageFiles(x_va), ImageFiles(x_te)
     return Splits(
         "cats_dogs", x_tr, y_tr, x_va, y_va, x_te, y_te, files=[],
         info={"layout": images.layout, "skipped": len(images.skipped), "classes": list(CLASSES)},

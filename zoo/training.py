@@ -172,6 +172,8 @@ def feed(x, y, batch_size=256, shuffle=False, seed=0) -> dict:
     """The data keyword arguments of ``fit`` / ``evaluate``: NumPy arrays as they are;
     inputs with string columns (categorical features) as a batched tf.data pipeline,
     since Keras' array adapter refuses string arrays (TensorFlow backend only)."""
+    if hasattr(x, "dataset"):  # files that build their own input pipeline (data_prep.cats_dogs.ImageFiles)
+        return {"x": x.dataset(y, batch_size, shuffle=shuffle, seed=seed), "batch_size": None}
     if not _has_strings(x):
         return {"x": x, "y": y, "batch_size": batch_size}
     if keras.backend.backend() != "tensorflow":
