@@ -196,7 +196,7 @@ def test_cats_dogs_split_is_stratified_and_disjoint(tmp_path):
         write_jpeg(tmp_path / "cats_dogs" / "train" / f"dog.{i}.jpg")
     splits = cats_dogs.load_cats_dogs(data_dir=tmp_path)
     assert splits.sizes == {"train": 32, "val": 4, "test": 4}
-    assert not set(splits.x_train) & set(splits.x_test)
+    assert not set(splits.x_train.paths) & set(splits.x_test.paths)
     assert splits.y_test.sum() == 2
 
 

@@ -75,6 +75,28 @@ def check_inputs(model, splits, task_name):
             )
 
 
+def evaluate_folder(path, folder, unsafe=False) -> dict:
+    """A cats_dogs model on every labelled image under ``folder`` (either layout)."""
+    from data_prep.cats_dogs import image_files
+    from zoo.registry import get_task
+    from zoo.training import evaluate_model
+
+    model = load_model(path, unsafe)
+    card = read_card(path) if card_path(path).is_file() else {"task": "cats_dogs"}
+    if card.get("task") != "cats_dogs":
+        raise ZooError(f"--images evaluates cat/dog image classifiers; {path} is a {card.get('task')} model")
+    x, y = image_files(folder)
+    print(f"{folder}: {len(x)} images")
+    if not model.compiled:
+        from zoo.training import compile_model
+
+        compile_model(model, get_task("cats_dogs").variant(card.get("variant"))[1].recipe)
+    from data_prep.splits import Splits
+
+    splits = Splits("folder", x[:0], y[:0], x[:0], y[:0], x, y)
+    return {"task": "cats_dogs", "metrics": evaluate_model(model, splits, batch_size=64), "card": {}}
+
+
 def evaluate(path, data_dir=None, task=None, unsafe=False) -> dict:
     from zoo.registry import get_task
     from zoo.training import evaluate_model
@@ -100,10 +122,14 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", help="folder holding the data (default: $ZOO_DATA_DIR, then ~/.keras/datasets)")
     p.add_argument("--task", help="evaluate on this task's test split instead of the card's")
     p.add_argument("--unsafe", action="store_true", help="allow code in the file (Lambda layers); trusted files only")
+    p.add_argument("--images", help="cats_dogs: evaluate on every cat/dog image in this folder (either layout)")
     args = p.parse_args(argv)
-    result = evaluate(args.model, args.data_dir, args.task, args.unsafe)
+    if args.images:
+        result = evaluate_folder(args.model, args.images, args.unsafe)
+    else:
+        result = evaluate(args.model, args.data_dir, args.task, args.unsafe)
     card_metrics = result["card"].get("test_metrics", {})
-    print(f"{args.model} on the {result['task']} test split:")
+    print(f"{args.model} on " + (args.images if args.images else f"the {result['task']} test split") + ":")
     for name, value in result["metrics"].items():
         recorded = f"   (card: {card_metrics[name]:.6f})" if name in card_metrics else ""
         print(f"  {name:<20} {value:.6f}{recorded}")

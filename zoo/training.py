@@ -8,6 +8,7 @@ import platform
 import shutil
 import sys
 import time
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -166,6 +167,11 @@ def prepare_work_dir(work: Path, run: dict) -> Path:
 def _has_strings(x) -> bool:
     arrays = x.values() if isinstance(x, dict) else [x]
     return any(getattr(a, "dtype", None) is not None and a.dtype.kind in "OUS" for a in arrays)
+
+
+# An input pipeline that drops unreadable files has no known length: Keras learns it
+# during the first epoch and warns that the data "ran out", which is expected here.
+warnings.filterwarnings("ignore", message="Your input ran out of data")
 
 
 def feed(x, y, batch_size=256, shuffle=False, seed=0) -> dict:

@@ -1,0 +1,97 @@
+"""cats_dogs: the image pipeline on awkward files, raw-image models, folder evaluation, inspection."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from data_prep.cats_dogs import ImageFiles, image_files, list_images
+from tests.conftest import write_jpeg
+from tests.test_cli import call_main
+from tests.test_resume import StopAfter
+from zoo import evaluate, inspect
+from zoo.registry import get_task
+from zoo.training import fit
+
+
+def awkward_folder(root):
+    """Both layouts' worth of trouble: a corrupt JPEG, a grayscale one, a PNG named .jpg."""
+    for i in range(4):
+        write_jpeg(root / "PetImages" / "Cat" / f"{i}.jpg", size=(40 + 7 * i, 30 + 5 * i), color=(200, 90, 40))
+        write_jpeg(root / "PetImages" / "Dog" / f"{i}.jpg", size=(33, 61), color=(30, 60, 210))
+    Image.new("L", (50, 40), 128).save(root / "PetImages" / "Cat" / "gray.jpg", "JPEG")
+    Image.new("RGB", (45, 45), (10, 200, 10)).save(root / "PetImages" / "Dog" / "png.jpg", "PNG")
+    (root / "PetImages" / "Dog" / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    return root
+
+
+def test_pipeline_decodes_every_readable_file_to_rgb_at_the_training_size(tmp_path, capsys):
+    x, y = image_files(awkward_folder(tmp_path))
+    assert len(x) == 10 and "skipped 1" in capsys.readouterr().out  # the corrupt one
+    batches = list(x.dataset(y, batch_size=4).as_numpy_iterator())
+    images = np.concatenate([b[0] for b in batches])
+    labels = np.concatenate([b[1] for b in batches])
+    assert images.shape == (10, 128, 128, 3) and images.dtype == np.uint8
+    np.testing.assert_array_equal(labels, y)
+    gray = images[[i for i, p in enumerate(x.paths) if p.endswith("gray.jpg")][0]]
+    assert np.all(gray[..., 0] == gray[..., 1])  # grayscale became 3 equal channels
+
+
+def test_a_file_that_fails_to_decode_is_dropped_not_fatal(tmp_path):
+    root = awkward_folder(tmp_path)
+    unscreened = list_images(root, screen=False)  # the corrupt file gets into the pipeline
+    x = ImageFiles(np.array([str(p) for p in unscreened.paths]), size=32)
+    assert len(x) == 11
+    images = list(x.dataset(unscreened.labels, batch_size=64).as_numpy_iterator())[0][0]
+    assert len(images) == 10
+
+
+@pytest.fixture(scope="module")
+def cats_dogs_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cats_dogs_data")
+    rng = np.random.default_rng(0)
+    for label, color in (("cat", (220, 120, 60)), ("dog", (60, 90, 220))):
+        for i in range(20):
+            size = (int(rng.integers(40, 90)), int(rng.integers(40, 90)))
+            write_jpeg(root / "cats_dogs" / "train" / f"{label}.{i}.jpg", size=size, color=color)
+    return root
+
+
+@pytest.mark.parametrize("variant", ["default", "seed004"])
+def test_models_take_raw_images_of_any_size_and_augment_only_in_training(variant):
+    model = get_task("cats_dogs").build(variant, None)
+    for shape in [(1, 50, 70, 3), (2, 300, 200, 3)]:
+        x = np.random.default_rng(0).uniform(0, 255, shape).astype("float32")
+        first, again = model.predict(x, verbose=0), model.predict(x, verbose=0)
+        assert first.shape == (shape[0], 1)
+        np.testing.assert_array_equal(first, again)  # inference: no augmentation, no dropout
+    training = np.asarray(model(x, training=True))
+    assert not np.allclose(training, first)
+
+
+def test_fit_resumes_then_evaluates_on_any_folder_and_inspects(cats_dogs_dir, tmp_path, monkeypatch, capsys):
+    variant = get_task("cats_dogs").variants["seed004"]
+    monkeypatch.setattr(variant, "recipe", dataclasses.replace(variant.recipe, callbacks=lambda: [StopAfter(1)]))
+    with pytest.raises(KeyboardInterrupt):
+        fit("cats_dogs", "seed004", epochs=3, data_dir=cats_dogs_dir, out_dir=tmp_path, verbose=0)
+    monkeypatch.setattr(variant, "recipe", dataclasses.replace(variant.recipe, callbacks=lambda: []))
+    card = fit("cats_dogs", "seed004", epochs=3, data_dir=cats_dogs_dir, out_dir=tmp_path, verbose=0)
+    assert "resuming at epoch 2" in capsys.readouterr().out
+    assert pd.read_csv(tmp_path / "cats_dogs-seed004.history.csv")["epoch"].tolist() == [0, 1, 2]
+    assert card["data"]["splits"] == {"train": 32, "val": 4, "test": 4}
+
+    model = str(tmp_path / "cats_dogs-seed004.keras")
+    code, out, _ = call_main(evaluate.main, [model, "--images", str(cats_dogs_dir / "cats_dogs")], capsys)
+    assert code == 0 and "40 images" in out and "accuracy" in out
+
+    for what, files in [("errors", ["errors_confident.png", "errors_hardest.png"]),
+                        ("feature-maps", ["feature_maps.png"]), ("curves", ["curves.png"])]:
+        code, _, err = call_main(inspect.main, [model, what, "--data-dir", str(cats_dogs_dir),
+                                                "--out", str(tmp_path / "inspect")], capsys)
+        assert code == 0, err
+        for name in files:
+            assert (tmp_path / "inspect" / name).stat().st_size > 0
