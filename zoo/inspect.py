@@ -8,6 +8,13 @@ WHAT:
   ``--image FILE`` (cats_dogs) or ``--index N`` (the N-th test example of the task).
 - ``errors``: the most confidently misclassified and the hardest (score nearest the
   decision boundary) test examples, with their scores (seed 004 §3.3).
+- ``activations``: each layer's activation distribution and share of zero (dead)
+  units on ``--count`` test examples.
+- ``maximize``: for each class, the input that maximizes its output (seed 001 fig. 5):
+  Adam (lr 0.1, weight decay 0.01) on an image squashed by a sigmoid, from gray.
+- ``embedding``: the penultimate layer of the test examples in 2-D (PCA, or t-SNE with
+  ``--tsne``), coloured by class (seed 001 fig. 7).
+- ``sigma``: gaussian regressors: |error| against predicted sigma, sigma against a feature.
 
 Written with ``keras.Model``/``keras.ops`` so that it runs on every backend;
 matplotlib draws. Figures go to ``--out`` (default: beside the model).
@@ -169,8 +176,137 @@ def inspect_errors(model_path, model, card, out, args):
     return written
 
 
+def layer_outputs(model, count, data_dir, card):
+    """(layers, their outputs on ``count`` test examples) for the top-level layers."""
+    import keras
+
+    splits = test_examples(card, data_dir)
+    x = take(splits.x_test, slice(0, count))
+    shown = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)
+             and not layer.name.startswith("augment")]
+    probe = keras.Model(model.inputs, [layer.output for layer in shown])
+    outputs = probe.predict(feed(x, None, 64)["x"], verbose=0)
+    return shown, outputs if isinstance(outputs, list) else [outputs]
+
+
+def inspect_activations(model_path, model, card, out, args):
+    shown, outputs = layer_outputs(model, args.count * 8, args.data_dir, card)
+    plt = _plt()
+    columns, rows = 4, -(-len(shown) // 4)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    lines = ["| layer | mean | std | share of zeros |", "|---|---|---|---|"]
+    for ax, layer, values in zip(axes.ravel(), shown, outputs):
+        values = np.ravel(np.asarray(values, dtype="float64"))
+        ax.axis("on")
+        ax.hist(values, bins=50)
+        ax.set_title(layer.name, fontsize=8)
+        lines.append(f"| {layer.name} | {values.mean():.4g} | {values.std():.4g} | {np.mean(values == 0):.1%} |")
+    artifacts.save_figure(fig, out / "activations.png")
+    plt.close("all")
+    with artifacts.atomic_path(out / "activations.md") as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return [out / "activations.png", out / "activations.md"]
+
+
+def value_and_gradient(function, z: np.ndarray):
+    """``function(z)`` (a scalar built with keras.ops) and its gradient, on any backend."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        variable = tf.Variable(z)
+        with tf.GradientTape() as tape:
+            value = function(variable)
+        return float(value), tape.gradient(value, variable).numpy()
+    if backend == "jax":
+        import jax
+
+        value, grad = jax.value_and_grad(function)(z)
+        return float(value), np.asarray(grad)
+    if backend == "torch":
+        import torch
+
+        variable = torch.tensor(z, requires_grad=True)
+        value = function(variable)
+        value.backward()
+        return float(value.detach()), variable.grad.numpy()
+    raise ZooError(f"maximize needs gradients; backend {backend!r} has none here")
+
+
+def inspect_maximize(model_path, model, card, out, args):
+    import keras
+
+    splits = test_examples(card, args.data_dir)
+    if isinstance(splits.x_test, dict) or hasattr(splits.x_test, "dataset") or np.ndim(splits.x_test) < 3:
+        raise ZooError("maximize is for image classifiers taking image arrays (usps, mnist, …)")
+    sample = np.asarray(take(splits.x_test, slice(0, 64)), dtype="float32")
+    scale = 255.0 if sample.max() > 1.5 else 1.0  # raw 0..255 inputs or [0, 1] ones
+    classes = int(model.outputs[0].shape[-1])
+    z = np.zeros((classes, *sample.shape[1:]), dtype="float32")  # sigmoid(0) = 0.5: gray
+    target = keras.ops.one_hot(keras.ops.arange(classes), classes)
+
+    def objective(z):  # minus the log-probability of class k for image k
+        probabilities = model(keras.ops.sigmoid(z) * scale, training=False)
+        return -keras.ops.sum(target * keras.ops.log(probabilities + 1e-9))
+
+    m, v = np.zeros_like(z), np.zeros_like(z)
+    for step in range(1, args.steps + 1):  # Adam with decoupled weight decay 0.01, lr 0.1
+        _, grad = value_and_gradient(objective, z)
+        m, v = 0.9 * m + 0.1 * grad, 0.999 * v + 0.001 * grad**2
+        z -= 0.1 * ((m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8) + 0.01 * z)
+    images = 1 / (1 + np.exp(-z))
+    probabilities = keras.ops.convert_to_numpy(model(images * scale, training=False))
+    pictures = [im[..., 0] if im.ndim == 3 and im.shape[-1] == 1 else im for im in images]
+    show_grid(pictures, [f"class {k}: p={probabilities[k, k]:.3f}" for k in range(classes)], out / "maximize.png",
+              columns=min(classes, 11), title="inputs that maximize each output")
+    return [out / "maximize.png"]
+
+
+def inspect_embedding(model_path, model, card, out, args):
+    import keras
+
+    splits = test_examples(card, args.data_dir)
+    count = min(args.count * 50, len(splits.y_test) if not isinstance(splits.y_test, dict) else 10**9)
+    x, y = take(splits.x_test, slice(0, count)), np.asarray(splits.y_test)[:count]
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    penultimate = model.layers[model.layers.index(dense[-1]) - 1] if dense else model.layers[-2]
+    features = keras.Model(model.inputs, penultimate.output).predict(feed(x, None, 128)["x"], verbose=0)
+    features = features.reshape(len(features), -1)
+    if args.tsne:
+        from sklearn.manifold import TSNE
+
+        points, method = TSNE(2, random_state=0, init="pca").fit_transform(features), "t-SNE"
+    else:
+        from sklearn.decomposition import PCA
+
+        points, method = PCA(2, random_state=0).fit_transform(features), "PCA"
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 5))
+    scatter = ax.scatter(points[:, 0], points[:, 1], c=y.ravel(), cmap="tab10", s=6)
+    ax.legend(*scatter.legend_elements(), fontsize=7, title="class")
+    ax.set(title=f"{penultimate.name} outputs, {method}, {len(y)} test examples")
+    artifacts.save_figure(fig, out / "embedding.png")
+    plt.close("all")
+    return [out / "embedding.png"]
+
+
+def inspect_sigma(model_path, model, card, out, args):
+    from zoo.experiment import plot_sigma
+
+    if card.get("task") != "house_prices" or int(model.outputs[0].shape[-1]) != 2:
+        raise ZooError("sigma is for gaussian regressors (house_prices --model gaussian)")
+    plot_sigma(model_path, test_examples(card, args.data_dir), out)
+    return [out / "sigma_vs_error.png", out / "sigma_vs_grlivarea.png"]
+
+
 WHAT = {"curves": inspect_curves, "weights": inspect_weights, "filters": inspect_filters,
-        "feature-maps": inspect_feature_maps, "errors": inspect_errors}
+        "feature-maps": inspect_feature_maps, "errors": inspect_errors, "activations": inspect_activations,
+        "maximize": inspect_maximize, "embedding": inspect_embedding, "sigma": inspect_sigma}
 
 
 def main(argv=None) -> int:
@@ -181,6 +317,8 @@ def main(argv=None) -> int:
     p.add_argument("--image", help="feature-maps: an image file (RGB models)")
     p.add_argument("--index", type=int, default=0, help="feature-maps: which test example (default 0)")
     p.add_argument("--count", type=int, default=16, help="errors: examples per grid (default 16)")
+    p.add_argument("--steps", type=int, default=200, help="maximize: optimization steps (default 200)")
+    p.add_argument("--tsne", action="store_true", help="embedding: t-SNE instead of PCA")
     p.add_argument("--data-dir", help="folder holding the data (default: $ZOO_DATA_DIR, then ~/.keras/datasets)")
     p.add_argument("--unsafe", action="store_true", help="allow code in the file (trusted files only)")
     args = p.parse_args(argv)
