@@ -116,3 +116,24 @@ def test_more_columns_with_categorical_ones_train_save_and_take_raw_strings(tmp_
     raw.update({"Neighborhood": tf.constant([["NAmes"]]), "ExterQual": tf.constant([["Gd"]]),
                 "KitchenQual": tf.constant([["TA"]]), "CentralAir": tf.constant([["Y"]])})
     assert model.predict(raw, verbose=0).shape == (1, 1)
+
+
+@pytest.mark.parametrize("study,rows", [
+    ("optimizers", ["two_spirals / sgd", "two_spirals / adam", "house_prices / rmsprop"]),
+    ("losses", ["two_spirals / BCE", "two_spirals / MSE", "usps / CE", "usps / MSE", "house_prices / Gaussian NLL"]),
+    ("activations_depth_width", ["relu", "sigmoid", "tanh", "relu6"]),
+    ("lr_batch", ["lr0.0001-batch10", "lr0.1-batch1000"]),
+])
+def test_every_study_smoke_runs_in_one_round_and_one_epoch(study, rows, house_dir, tmp_path, capsys):
+    from tests.conftest import write_usps_h5
+    from zoo import experiment
+
+    write_usps_h5(house_dir / "usps" / "usps.h5")
+    argv = [study, "--rounds", "1", "--epochs", "1", "--out", str(tmp_path), "--data-dir", str(house_dir)]
+    assert experiment.main(argv) == 0
+    results = (tmp_path / study / "results.md").read_text()
+    for row in rows:
+        assert f"| {row} |" in results, row
+    assert "PASS" in results or "FAIL" in results
+    assert all((tmp_path / study / png).stat().st_size > 0 for png in
+               [line[line.index("(") + 1:-1] for line in results.splitlines() if line.startswith("![")])

@@ -24,19 +24,39 @@ from zoo.registry import get_task
 EPOCHS: int | None = None  # --epochs: cap every fit of a study (quick looks, tests)
 
 
-def trained(task_name, variant, seed, out: Path, data_dir=None) -> tuple[dict, Path]:
-    """The card of (task, variant, seed) in this study, fitting it first if needed."""
+def trained(task_name, variant, seed, out: Path, data_dir=None, config: str = "", recipe_overrides=None,
+            build_overrides=None, epochs=None) -> tuple[dict, Path]:
+    """The card of (task, variant[, config], seed) in this study, fitting it first if needed.
+
+    ``config`` names a modified variant (``recipe_overrides``/``build_overrides``, see
+    :func:`zoo.training.fit`); a diverged fit gives its ``failed`` card instead of stopping the study.
+    """
+    from data_prep.errors import ZooError
     from zoo.training import fit
 
     task = get_task(task_name)
-    paths = artifacts.output_paths(out / "models" / f"seed{seed}", task.name, variant, task.default)
-    if paths["card"].exists():
-        print(f"{task_name}/{variant} seed {seed}: done before, reading its card")
-        return json.loads(paths["card"].read_text()), paths["model"]
-    print(f"{task_name}/{variant} seed {seed}: training…", flush=True)
-    card = fit(task_name, variant, seed=seed, epochs=EPOCHS, data_dir=data_dir, out_dir=paths["model"].parent,
-               folds=0, verbose=0)
+    folder = out / "models" / config / f"seed{seed}" if config else out / "models" / f"seed{seed}"
+    paths = artifacts.output_paths(folder, task.name, variant, task.default)
+    failed = paths["card"].with_suffix(".failed.json")
+    for done in (paths["card"], failed):
+        if done.exists():
+            print(f"{task_name}/{variant} {config} seed {seed}: done before, reading its card")
+            return json.loads(done.read_text()), paths["model"]
+    print(f"{task_name}/{variant} {config} seed {seed}: training…", flush=True)
+    try:
+        card = fit(task_name, variant, seed=seed, epochs=EPOCHS or epochs, data_dir=data_dir, out_dir=folder,
+                   folds=0, verbose=0, recipe_overrides=recipe_overrides, build_overrides=build_overrides)
+    except ZooError as diverged:
+        if not failed.exists():
+            raise
+        print(f"  {diverged}")
+        return json.loads(failed.read_text()), paths["model"]
     return card, paths["model"]
+
+
+def history(model_path: Path) -> pd.DataFrame:
+    path = model_path.with_suffix(".history.csv")
+    return pd.read_csv(path) if path.exists() else pd.DataFrame()
 
 
 def summarize(rows: list[dict], by: str, columns: list[str]) -> pd.DataFrame:
@@ -319,6 +339,163 @@ def mnist_pairs_study(rounds: int, out: Path, data_dir=None) -> str:
                   "and new initial weights (seed = round)", ["loss_curves.png"])
 
 
+# --- optimizers, losses, architectures, learning rate x batch size --------------------
+def _curves(ax, logs: dict, column: str, title: str, log_scale=True):
+    for label, log in logs.items():
+        if column in log:
+            ax.plot(np.arange(1, len(log) + 1), log[column], label=label)
+    ax.set(xlabel="epoch", ylabel=column, title=title, yscale="log" if log_scale else "linear")
+    ax.legend(fontsize=7)
+
+
+def optimizers_study(rounds: int, out: Path, data_dir=None) -> str:
+    """SGD vs Adam vs RMSprop at each recipe's learning rate (seeds 000 §1.1, 002)."""
+    cases = [("two_spirals", "mlp", "accuracy"), ("house_prices", "mlp", "rmse")]
+    rows, logs = [], {}
+    for seed in range(rounds):
+        for task, variant, metric in cases:
+            for optimizer in ("sgd", "adam", "rmsprop"):
+                card, path = trained(task, variant, seed, out, data_dir, f"{task}-{optimizer}", {"optimizer": optimizer})
+                log = history(path)
+                rows.append({"model": f"{task} / {optimizer}", "seed": seed,
+                             f"test_{metric}": card.get("test_metrics", {}).get(metric, np.nan),
+                             "final_train_loss": float(log["loss"].iloc[-1]) if len(log) else np.nan})
+                logs.setdefault(task, {}).setdefault(optimizer, log)
+    table = summarize(rows, "model", ["test_accuracy", "test_rmse", "final_train_loss"])
+    mean = table.xs("mean", axis=1, level=1)
+    checks = [("Adam >= SGD on two_spirals (test accuracy)",
+               mean.loc["two_spirals / adam", "test_accuracy"] >= mean.loc["two_spirals / sgd", "test_accuracy"])]
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, (task, by_optimizer) in zip(axes, logs.items()):
+        _curves(ax, by_optimizer, "val_loss", f"{task}: validation loss (seed 0)")
+    artifacts.save_figure(fig, out / "optimizers.png")
+    plt.close("all")
+    return report("optimizers", rounds, get_task("two_spirals").load(), table, checks,
+                  "seed 000: only Adam made two_spirals train (SGD stayed near chance); house prices: RMSprop "
+                  "best on the final architecture (seed 000), Adam fastest and least sensitive (seeds 000, 002)",
+                  ["optimizers.png"])
+
+
+def losses_study(rounds: int, out: Path, data_dir=None) -> str:
+    """Cross-entropy vs MSE for classifiers, MSE vs Gaussian NLL for house prices (seeds 000, 002)."""
+    from zoo.losses import SparseMeanSquaredError
+
+    cases = [
+        ("two_spirals", "mlp", "BCE", None, "accuracy"),
+        ("two_spirals", "mlp", "MSE", {"loss": "mse", "metrics": ["binary_accuracy"]}, "binary_accuracy"),
+        ("usps", "seed002", "CE", None, "accuracy"),
+        ("usps", "seed002", "MSE", {"loss": SparseMeanSquaredError(), "metrics": ["sparse_categorical_accuracy"]},
+         "sparse_categorical_accuracy"),
+        ("house_prices", "mlp", "MSE", None, "rmse"),
+        ("house_prices", "gaussian", "Gaussian NLL", None, "rmse"),
+    ]
+    rows, logs = [], {}
+    for seed in range(rounds):
+        for task, variant, loss, overrides, metric in cases:
+            config = f"{task}-{variant}-{loss.replace(' ', '_')}"
+            card, path = trained(task, variant, seed, out, data_dir, config, overrides)
+            value = card.get("test_metrics", {}).get(metric, np.nan)
+            rows.append({"model": f"{task} / {loss}", "seed": seed,
+                         "test_accuracy": value if metric != "rmse" else np.nan,
+                         "test_rmse": value if metric == "rmse" else np.nan})
+            logs.setdefault(task, {}).setdefault(loss, history(path))
+    table = summarize(rows, "model", ["test_accuracy", "test_rmse"])
+    mean = table.xs("mean", axis=1, level=1)
+    checks = [("CE >= MSE on usps (test accuracy)",
+               mean.loc["usps / CE", "test_accuracy"] >= mean.loc["usps / MSE", "test_accuracy"]),
+              ("Gaussian NLL RMSE within 5% of MSE on house_prices",
+               mean.loc["house_prices / Gaussian NLL", "test_rmse"] <= 1.05 * mean.loc["house_prices / MSE", "test_rmse"])]
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, (task, by_loss) in zip(axes, logs.items()):
+        for label, log in by_loss.items():
+            col = next((c for c in log.columns if c.startswith("val_") and ("accuracy" in c or "rmse" in c)), None)
+            if col:
+                ax.plot(np.arange(1, len(log) + 1), log[col], label=f"{label} ({col})")
+        ax.set(xlabel="epoch", title=f"{task} (seed 0)", yscale="log" if task == "house_prices" else "linear")
+        ax.legend(fontsize=7)
+    artifacts.save_figure(fig, out / "losses.png")
+    plt.close("all")
+    return report("losses", rounds, get_task("two_spirals").load(), table, checks,
+                  "seeds 000 and 002: cross-entropy for classification, MSE for regression; the Gaussian loss "
+                  "reaches about the same RMSE as MSE (seed 000: $30,000 ± 2,000 both) and adds a variance",
+                  ["losses.png"])
+
+
+ACTIVATIONS, DEPTHS, WIDTHS = ("relu", "sigmoid", "tanh", "relu6"), (1, 2, 3, 4), (5, 10, 20, 30)
+
+
+def activations_depth_width_study(rounds: int, out: Path, data_dir=None) -> str:
+    """house_prices MLPs over activation x hidden layers x neurons (seed 000 §4.3), 100 epochs each."""
+    rows = []
+    for seed in range(rounds):
+        for activation in ACTIVATIONS:
+            for depth in DEPTHS:
+                for width in WIDTHS:
+                    config = f"{activation}-{depth}x{width}"
+                    card, _ = trained("house_prices", "mlp", seed, out, data_dir, config,
+                                      build_overrides={"hidden": (width,) * depth, "activation": activation},
+                                      epochs=100)
+                    rows.append({"model": config, "activation": activation, "depth": depth, "width": width,
+                                 "seed": seed, "test_rmse": card.get("test_metrics", {}).get("rmse", np.nan)})
+    frame = pd.DataFrame(rows)
+    by_activation = summarize(rows, "activation", ["test_rmse"])
+    best = frame.groupby("model")["test_rmse"].mean().nsmallest(5)
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(ACTIVATIONS), figsize=(4 * len(ACTIVATIONS), 3.6), sharey=True)
+    for ax, activation in zip(axes, ACTIVATIONS):
+        grid = frame[frame.activation == activation].groupby(["depth", "width"])["test_rmse"].mean().unstack()
+        image = ax.imshow(grid.to_numpy(), cmap="viridis_r")
+        ax.set(xticks=range(len(WIDTHS)), xticklabels=WIDTHS, yticks=range(len(DEPTHS)), yticklabels=DEPTHS,
+               xlabel="neurons per layer", ylabel="hidden layers", title=activation)
+        for (i, j), value in np.ndenumerate(grid.to_numpy()):
+            ax.text(j, i, f"{value / 1000:.0f}k", ha="center", va="center", fontsize=7, color="w")
+    fig.colorbar(image, ax=axes, label="test RMSE ($)")
+    artifacts.save_figure(fig, out / "rmse_grid.png")
+    plt.close("all")
+    best_depth = frame.groupby("model")["depth"].first()[best.index[0]]
+    checks = [("best configuration has 1 or 2 hidden layers (seed 000: 1 layer, 30 neurons)", best_depth <= 2)]
+    splits = get_task("house_prices").load(data_dir=data_dir)
+    text = report("activations_depth_width", rounds, splits, by_activation, checks,
+                  "seed 000 (figs. 3, 4): ReLU, 1 hidden layer and more neurons best; chosen 1 x 30 ReLU",
+                  ["rmse_grid.png"])
+    return text + "\nBest five configurations (mean test RMSE):\n\n" + "\n".join(
+        f"- {name}: ${value:,.0f}" for name, value in best.items()) + "\n"
+
+
+def lr_batch_study(rounds: int, out: Path, data_dir=None) -> str:
+    """usps (seed 002's CNN) over learning rate x batch size, 20 epochs, with time per epoch (seed 002 §2.2)."""
+    rows, logs = [], {}
+    for seed in range(rounds):
+        for rate in (1e-4, 1e-3, 1e-2, 1e-1):
+            for batch in (10, 100, 1000):
+                config = f"lr{rate:g}-batch{batch}"
+                card, path = trained("usps", "seed002", seed, out, data_dir, config,
+                                     {"learning_rate": rate, "batch_size": batch}, epochs=20)
+                runs = card.get("epochs_run") or card.get("failed_epoch") or 1
+                rows.append({"model": config, "seed": seed,
+                             "test_accuracy": card.get("test_metrics", {}).get("accuracy", np.nan),
+                             "s_per_epoch": card["fit_seconds"] / runs if "fit_seconds" in card else np.nan})
+                if batch == 100:
+                    logs.setdefault(f"lr {rate:g}", history(path))
+    table = summarize(rows, "model", ["test_accuracy", "s_per_epoch"])
+    mean = table.xs("mean", axis=1, level=1)
+    checks = [("lr 0.1 is worse than lr 1e-3 at batch 100 (too high a rate diverges or stalls, seed 002)",
+               not mean.loc["lr0.1-batch100", "test_accuracy"] >= mean.loc["lr0.001-batch100", "test_accuracy"]),
+              ("an epoch at batch 10 takes longer than at batch 1000",
+               mean.loc["lr0.001-batch10", "s_per_epoch"] > mean.loc["lr0.001-batch1000", "s_per_epoch"])]
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _curves(ax, logs, "val_loss", "usps seed002 CNN, batch 100: validation loss (seed 0)")
+    artifacts.save_figure(fig, out / "lr_curves.png")
+    plt.close("all")
+    return report("lr_batch", rounds, get_task("usps").load(data_dir=data_dir), table, checks,
+                  "seed 002: lr 0.01 made the dense net diverge; small batches (10) train noisily and slowly, "
+                  "large ones smoothly but may need more epochs; chosen lr 0.01 (CNN), batch 1000",
+                  ["lr_curves.png"])
+
+
 # --- common -----------------------------------------------------------------------
 def report(study, rounds, splits, table, checks, seed_figure, plots) -> str:
     from zoo.training import environment
@@ -340,7 +517,9 @@ def report(study, rounds, splits, table, checks, seed_figure, plots) -> str:
 
 STUDIES = {"house_prices": (house_prices_study, 3), "curve": (curve_study, 5), "init": (init_study, 1),
            "gradcheck": (gradcheck_study, 1), "mnist_variants": (mnist_variants_study, 1),
-           "mnist_pairs": (mnist_pairs_study, 20)}
+           "mnist_pairs": (mnist_pairs_study, 20), "optimizers": (optimizers_study, 1),
+           "losses": (losses_study, 1), "activations_depth_width": (activations_depth_width_study, 1),
+           "lr_batch": (lr_batch_study, 1)}
 
 
 def main(argv=None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import platform
 import shutil
@@ -43,14 +44,22 @@ def fit(
     folds: int | None = None,
     verbose="auto",
     command: str | None = None,
+    recipe_overrides: dict | None = None,
+    build_overrides: dict | None = None,
 ) -> dict:
     """Train, evaluate on the test split, save atomically; return the card.
 
     An interrupted fit resumes from its last finished epoch when called again with
     the same task, variant and output folder (``keras.callbacks.BackupAndRestore``).
+    ``recipe_overrides`` (Recipe fields) and ``build_overrides`` (builder keyword
+    arguments) are how studies vary a variant, e.g. ``{"optimizer": "sgd"}`` or
+    ``{"activation": "tanh"}``; the card records them.
     """
     task = get_task(task_name)
     variant_name, spec = task.variant(variant)
+    if recipe_overrides or build_overrides:
+        spec = dataclasses.replace(spec, recipe=dataclasses.replace(spec.recipe, **(recipe_overrides or {})),
+                                   build=functools.partial(spec.build, **(build_overrides or {})))
     recipe = spec.recipe
     epochs = recipe.epochs if epochs is None else epochs
     batch_size = recipe.batch_size if batch_size is None else batch_size
@@ -63,8 +72,10 @@ def fit(
     keras.utils.set_random_seed(seed)
     model = compile_model(spec.build(splits), recipe, steps(splits.x_train, batch_size), epochs)
 
+    overrides = {"recipe": recipe_overrides or {}, "build": build_overrides or {}}
     work = prepare_work_dir(paths["work"], {
         "task": task.name, "variant": variant_name, "epochs": epochs, "batch_size": batch_size, "seed": seed,
+        **({"overrides": repr(overrides)} if recipe_overrides or build_overrides else {}),
     })
     history_log = work / "history.csv"
     best_weights = work / "best.weights.h5"
@@ -98,6 +109,8 @@ def fit(
         "command": command or " ".join(sys.argv),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if recipe_overrides or build_overrides:
+        card["overrides"] = {k: {n: _name_of(v) for n, v in d.items()} for k, d in overrides.items()}
     if cv:
         card["cross_validation"] = cv
     if _diverged(log):
@@ -203,6 +216,11 @@ def evaluate_model(model, splits, batch_size=256, extra_metrics=None) -> dict:
     metrics = model.evaluate(**feed(splits.x_test, splits.y_test, batch_size), verbose=0, return_dict=True)
     metrics = {k: float(v) for k, v in metrics.items()}
     return {**metrics, **(extra_metrics(model) if extra_metrics else {})}
+
+
+def _name_of(value):
+    return value if isinstance(value, (int, float, str, bool, type(None), list, tuple)) else \
+        getattr(value, "name", None) or type(value).__name__
 
 
 def _diverged(log: pd.DataFrame) -> bool:
