@@ -55,6 +55,24 @@ def write_mnist_npz(path, n_train=10_100, n_test=2_000, seed=0):
     return path
 
 
+def write_house_prices_all_columns(folder, n=120, seed=0):
+    """De Cock's AmesHousing.csv dialect with every column any house_prices variant reads."""
+    import pandas as pd
+
+    from data_prep.house_prices import MORE_NUMERIC
+
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({name: rng.integers(1, 2000, n) for name in MORE_NUMERIC})
+    frame["Neighborhood"] = rng.choice(["NAmes", "CollgCr", "OldTown"], n)
+    frame["ExterQual"] = rng.choice(["TA", "Gd", "Ex"], n)
+    frame["KitchenQual"] = rng.choice(["TA", "Gd"], n)
+    frame["CentralAir"] = rng.choice(["Y", "N"], n)
+    frame["SalePrice"] = rng.integers(50_000, 400_000, n)
+    (folder / "house_prices").mkdir(parents=True, exist_ok=True)
+    frame.rename(columns={"GrLivArea": "Gr Liv Area"}).to_csv(folder / "house_prices" / "AmesHousing.csv", index=False)
+    return folder
+
+
 def write_jpeg(path, size=(40, 30), color=(200, 100, 50)):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", size, color).save(path, "JPEG")

@@ -13,9 +13,8 @@ import keras
 import numpy as np
 import pytest
 
-from tests.conftest import write_mnist_npz, write_usps_h5
+from tests.conftest import write_house_prices_all_columns, write_mnist_npz, write_usps_h5
 from tests.test_cli import REPO
-from tests.test_loaders import KAGGLE_COLUMNS, _sales
 from zoo.registry import get_task, list_tasks
 
 SUITE = Path(__file__).with_name("backend_suite.py")
@@ -23,8 +22,6 @@ SUITE = Path(__file__).with_name("backend_suite.py")
 REFUSED = {
     ("jax", "house_prices/mlp_more"): "need the TensorFlow backend",
     ("torch", "house_prices/mlp_more"): "need the TensorFlow backend",
-    ("jax", "mnist_scratch/glorot"): "JAX", ("jax", "mnist_scratch/normal"): "JAX",
-    ("jax", "mnist_scratch/zero"): "JAX",
 }
 
 
@@ -38,14 +35,12 @@ def run_backend(backend, *args):
 
 @pytest.fixture(scope="module")
 def every_data_set(tmp_path_factory):
-    import pandas as pd
     from PIL import Image
 
     root = tmp_path_factory.mktemp("all_data")
     write_usps_h5(root / "usps" / "usps.h5")
     write_mnist_npz(root / "mnist" / "mnist.npz")
-    (root / "house_prices").mkdir()
-    pd.DataFrame(_sales(200, seed=3), columns=KAGGLE_COLUMNS).to_csv(root / "house_prices" / "train.csv", index=False)
+    write_house_prices_all_columns(root, n=200)
     (root / "cats_dogs" / "train").mkdir(parents=True)
     for i in range(40):
         Image.new("RGB", (40 + i, 50), (200, 100, 50)).save(root / "cats_dogs" / "train" / f"{'cat' if i % 2 else 'dog'}.{i}.jpg")

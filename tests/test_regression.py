@@ -93,18 +93,9 @@ def test_study_runs_in_one_round_and_resumes(study, house_dir, tmp_path, capsys)
 
 def test_more_columns_with_categorical_ones_train_save_and_take_raw_strings(tmp_path):
     from data_prep.house_prices import MORE_CATEGORICAL, MORE_NUMERIC
+    from tests.conftest import write_house_prices_all_columns
 
-    rng = np.random.default_rng(0)
-    n = 120
-    frame = pd.DataFrame({name: rng.integers(1, 2000, n) for name in MORE_NUMERIC})
-    frame["Neighborhood"] = rng.choice(["NAmes", "CollgCr", "OldTown"], n)
-    frame["ExterQual"] = rng.choice(["TA", "Gd", "Ex"], n)
-    frame["KitchenQual"] = rng.choice(["TA", "Gd"], n)
-    frame["CentralAir"] = rng.choice(["Y", "N"], n)
-    frame["SalePrice"] = rng.integers(50_000, 400_000, n)
-    (tmp_path / "house_prices").mkdir()
-    frame.rename(columns={"GrLivArea": "Gr Liv Area"}).to_csv(tmp_path / "house_prices" / "AmesHousing.csv",
-                                                              index=False)
+    write_house_prices_all_columns(tmp_path)
     card = fit("house_prices", "mlp_more", epochs=1, data_dir=tmp_path, out_dir=tmp_path / "out", verbose=0)
     assert set(card["data"]["info"]["features"]) == set(MORE_NUMERIC + MORE_CATEGORICAL)
     model = load_model(tmp_path / "out" / "house_prices-mlp_more.keras")

@@ -14,8 +14,8 @@ Why ``keras.ops`` and a ``keras.Model``: the same hand-written passes then run o
 TensorFlow and PyTorch backends, ``model.fit`` brings the zoo's callbacks, progress bar,
 cards and resume, and the model saves as a ordinary ``.keras`` file (its class is
 registered). Only ``train_step`` is replaced: no optimizer or autodiff is used to train.
-On JAX, Keras requires a stateless ``train_step``; this one assigns variables, so the
-JAX backend is not supported for training (prediction and loading work everywhere).
+On JAX, Keras requires a stateless ``train_step``: the same update then runs inside a
+``keras.StatelessScope`` that turns its assignments into returned values.
 
 Initializations: ``zero``, ``normal`` (N(0, 1)) and ``glorot`` (U(-d, d), d =
 sqrt(6 / (fan_in + fan_out))). Why zero init stays stuck: with every weight 0, all
@@ -102,7 +102,24 @@ class ScratchMLP(keras.Model):
             grads += [ops.matmul(ops.transpose(inputs), dz) + 2.0 * self.l2 * w, ops.sum(dz, axis=0)]
         return grads, o
 
-    def train_step(self, data):
+    def train_step(self, *args):
+        if keras.backend.backend() == "jax":  # JAX: (state, data) -> (logs, state), no side effects
+            return self._stateless_train_step(*args)
+        return self._update(args[0])
+
+    def _stateless_train_step(self, state, data):
+        """The same update, run in a ``StatelessScope`` that maps each variable to its value in
+        ``state`` and records assignments instead of making them (what JAX's trainer expects)."""
+        trainable, non_trainable, optimizer_values, metric_values = state
+        groups = [(self.trainable_variables, trainable), (self.non_trainable_variables, non_trainable),
+                  (self.metrics_variables, metric_values)]
+        mapping = [(v, value) for variables, values in groups for v, value in zip(variables, values)]
+        with keras.StatelessScope(state_mapping=mapping) as scope:
+            logs = self._update(data)
+        updated = [[scope.get_current_value(v) for v in variables] for variables, _ in groups]
+        return logs, (updated[0], updated[1], optimizer_values, updated[2])
+
+    def _update(self, data):
         x, y = data[0], data[1]
         grads, probabilities = self.gradients(x, y)
         rate = ops.cast(self.learning_rate(self.step), probabilities.dtype)
