@@ -71,7 +71,7 @@ class ScratchMLP(keras.Model):
         """alpha_t = alpha0 / (1 + delta t)."""
         return self.alpha0 / (1.0 + self.delta * t)
 
-    def forward(self, x):
+    def forward_pass(self, x):  # not "forward": on the torch backend that is nn.Module's call
         """(A1, A2, O) for raw images: (N, 28, 28) or (N, 784) pixel values in [0, 255]."""
         x = ops.reshape(ops.cast(x, self.compute_dtype), (-1, 784)) / 255.0
         a1 = ops.sigmoid(ops.matmul(x, self.kernels[0]) + self.biases[0])
@@ -79,7 +79,7 @@ class ScratchMLP(keras.Model):
         return x, a1, a2, ops.softmax(ops.matmul(a2, self.kernels[2]) + self.biases[2])
 
     def call(self, x):
-        return self.forward(x)[-1]
+        return self.forward_pass(x)[-1]
 
     def risk(self, x, y):
         """Mean cross-entropy + lambda * sum ||W||^2 (the objective the gradients are of)."""
@@ -91,7 +91,7 @@ class ScratchMLP(keras.Model):
 
     def gradients(self, x, y):
         """Analytic gradients of :meth:`risk`: [dW1, db1, dW2, db2, dW3, db3]."""
-        x, a1, a2, o = self.forward(x)
+        x, a1, a2, o = self.forward_pass(x)
         y = ops.one_hot(ops.reshape(ops.cast(y, "int32"), (-1,)), self.num_classes, dtype=o.dtype)
         w1, w2, w3 = self.kernels
         dz3 = (o - y) / ops.cast(ops.shape(x)[0], o.dtype)
