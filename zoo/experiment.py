@@ -46,12 +46,17 @@ def trained(task_name, variant, seed, out: Path, data_dir=None, config: str = ""
     try:
         card = fit(task_name, variant, seed=seed, epochs=EPOCHS or epochs, data_dir=data_dir, out_dir=folder,
                    folds=0, verbose=0, recipe_overrides=recipe_overrides, build_overrides=build_overrides)
-    except ZooError as diverged:
+    except ZooError as error:
         if not failed.exists():
             raise
-        print(f"  {diverged}")
+        print(f"  {error}")
         return json.loads(failed.read_text()), paths["model"]
     return card, paths["model"]
+
+
+def diverged(card: dict) -> float:
+    """1.0 for a run whose loss became NaN/inf (its card says failed), else 0.0: the share of such runs."""
+    return float(str(card.get("status", "ok")).startswith("failed"))
 
 
 def history(model_path: Path) -> pd.DataFrame:
@@ -359,9 +364,10 @@ def optimizers_study(rounds: int, out: Path, data_dir=None) -> str:
                 log = history(path)
                 rows.append({"model": f"{task} / {optimizer}", "seed": seed,
                              f"test_{metric}": card.get("test_metrics", {}).get(metric, np.nan),
-                             "final_train_loss": float(log["loss"].iloc[-1]) if len(log) else np.nan})
+                             "final_train_loss": float(log["loss"].iloc[-1]) if len(log) else np.nan,
+                             "diverged": diverged(card)})
                 logs.setdefault(task, {}).setdefault(optimizer, log)
-    table = summarize(rows, "model", ["test_accuracy", "test_rmse", "final_train_loss"])
+    table = summarize(rows, "model", ["test_accuracy", "test_rmse", "final_train_loss", "diverged"])
     mean = table.xs("mean", axis=1, level=1)
     checks = [("Adam >= SGD on two_spirals (test accuracy)",
                mean.loc["two_spirals / adam", "test_accuracy"] >= mean.loc["two_spirals / sgd", "test_accuracy"])]
@@ -476,10 +482,11 @@ def lr_batch_study(rounds: int, out: Path, data_dir=None) -> str:
                 runs = card.get("epochs_run") or card.get("failed_epoch") or 1
                 rows.append({"model": config, "seed": seed,
                              "test_accuracy": card.get("test_metrics", {}).get("accuracy", np.nan),
-                             "s_per_epoch": card["fit_seconds"] / runs if "fit_seconds" in card else np.nan})
+                             "s_per_epoch": card["fit_seconds"] / runs if "fit_seconds" in card else np.nan,
+                             "diverged": diverged(card)})
                 if batch == 100:
                     logs.setdefault(f"lr {rate:g}", history(path))
-    table = summarize(rows, "model", ["test_accuracy", "s_per_epoch"])
+    table = summarize(rows, "model", ["test_accuracy", "s_per_epoch", "diverged"])
     mean = table.xs("mean", axis=1, level=1)
     checks = [("lr 0.1 is worse than lr 1e-3 at batch 100 (too high a rate diverges or stalls, seed 002)",
                not mean.loc["lr0.1-batch100", "test_accuracy"] >= mean.loc["lr0.001-batch100", "test_accuracy"]),
