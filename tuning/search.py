@@ -1,0 +1,214 @@
+"""KerasTuner searches with k-fold cross-validation inside each trial:
+``python -m tuning.search TASK --tuner {hyperband,random,bayesian} …``.
+
+- Objective: the mean over K folds (scikit-learn ``KFold`` on train + validation; K=1: the
+  task's own validation split) of each fold's best validation loss, plus
+  ``--time-penalty`` x the trial's training minutes (seed 001 §3.1).
+- Pruning: hyper-parameters whose feature maps vanish are detected while building, before
+  any training, and the trial is recorded as ``invalid`` (KerasTuner's FailedTrialError),
+  never a crash; a trial whose completed folds average more than ``--prune-factor`` x the
+  best objective so far stops there and is recorded as ``pruned`` (seed 001 §2.2).
+- Resume: rerunning the same command continues in ``--directory`` (``overwrite=False``):
+  finished trials are not redone.
+- Output in ``--directory``/TASK: ``trials.csv`` (a row a trial: hyper-parameters, per-fold
+  losses, objective, status, seconds), ``objective.png``, and the best hyper-parameters
+  retrained on the training split, saved as ``TASK-searched.keras`` + card (``--out``).
+- Distributed (KerasTuner's own engine): ``--chief`` runs the oracle on
+  ``--oracle-address``, ``--worker N`` runs trials for it; they share ``--directory``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data_prep.errors import ZooError
+from zoo import artifacts
+from zoo.cli import positive_int, run
+
+
+def make_tuner(kind, task_name, splits, args):
+    import keras
+    import keras_tuner as kt
+    from sklearn.model_selection import KFold
+
+    from data_prep.splits import concat, take
+    from tuning.spaces import OBJECTIVES, InvalidArchitecture, build
+    from zoo.training import compile_model, feed, steps, validation_data
+
+    base = {"hyperband": kt.Hyperband, "random": kt.RandomSearch, "bayesian": kt.BayesianOptimization}[kind]
+    metric, direction, _ = OBJECTIVES[task_name]
+    table = Path(args.directory) / task_name / "trials.csv"
+
+    class CrossValidated(base):
+        """``base`` whose trial trains K folds and returns their mean best validation loss."""
+
+        def run_trial(self, trial, *unused, **unused_kw):
+            hp = trial.hyperparameters
+            epochs = hp.values.get("tuner/epochs", args.max_epochs)
+            start, losses, status = time.perf_counter(), [], "ok"
+            if args.folds > 1:
+                x, y = concat(splits.x_train, splits.x_val), concat(splits.y_train, splits.y_val)
+                folds = [(take(x, a), take(y, a), take(x, b), take(y, b)) for a, b in
+                         KFold(args.folds, shuffle=True, random_state=args.seed).split(np.arange(len(y)))]
+            else:
+                folds = [(splits.x_train, splits.y_train, splits.x_val, splits.y_val)]
+            try:
+                for k, (x_train, y_train, x_val, y_val) in enumerate(folds):
+                    fold = _with(splits, x_train, y_train, x_val, y_val)
+                    keras.utils.set_random_seed(args.seed + k)
+                    model, recipe = build(task_name, hp, fold)
+                    compile_model(model, recipe, steps(x_train, recipe.batch_size), epochs)
+                    history = model.fit(**feed(x_train, y_train, recipe.batch_size, shuffle=True, seed=args.seed + k),
+                                        validation_data=validation_data(x_val, y_val), epochs=epochs,
+                                        callbacks=recipe.callbacks(), verbose=0)
+                    values = np.asarray(history.history[metric], dtype=float)
+                    losses.append(float(np.nanmin(values) if direction == "min" else np.nanmax(values)))
+                    best = self.oracle.get_best_trials(1)
+                    best_score = best[0].score if best and best[0].score is not None else None
+                    if (best_score is not None and k + 1 < len(folds)
+                            and np.mean(losses) > args.prune_factor * best_score):
+                        status = f"pruned after fold {k + 1}"
+                        break
+            except InvalidArchitecture as err:
+                self._record(trial, hp, [], None, f"invalid: {err}", time.perf_counter() - start)
+                raise kt.errors.FailedTrialError(f"invalid architecture: {err}") from None
+            seconds = time.perf_counter() - start
+            objective = float(np.mean(losses)) + args.time_penalty * seconds / 60
+            self._record(trial, hp, losses, objective, status, seconds)
+            return {"objective": objective}
+
+        def _record(self, trial, hp, losses, objective, status, seconds):
+            row = {"trial": trial.trial_id, "status": status, "objective": objective, "seconds": round(seconds, 2),
+                   **{f"fold_{i + 1}": v for i, v in enumerate(losses)},
+                   **{k: v for k, v in hp.values.items()}}
+            rows = pd.read_csv(table).to_dict("records") if table.exists() else []
+            rows = [r for r in rows if str(r["trial"]) != str(trial.trial_id)] + [row]
+            with artifacts.atomic_path(table) as tmp:
+                pd.DataFrame(rows).to_csv(tmp, index=False)
+
+    import keras_tuner as kt  # noqa: F811
+
+    # Declare the space up front (one build with the defaults): Hyperband draws values only
+    # from declared hyper-parameters; those of deeper layers join as trials use them.
+    space = kt.HyperParameters()
+    try:
+        build(task_name, space, splits)
+    except InvalidArchitecture:
+        pass
+    options = dict(objective=kt.Objective("objective", direction), directory=args.directory, project_name=task_name,
+                   hyperparameters=space,
+                   overwrite=False, seed=args.seed, max_retries_per_trial=0, max_consecutive_failed_trials=50)
+    if kind == "hyperband":
+        options.update(max_epochs=args.max_epochs, factor=3, hyperband_iterations=1)
+    else:
+        options.update(max_trials=args.max_trials)
+    return CrossValidated(hypermodel=None, **options)
+
+
+def _with(splits, x_train, y_train, x_val, y_val):
+    import dataclasses
+
+    return dataclasses.replace(splits, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
+
+
+def plot_objective(table: Path, target: Path, title: str):
+    from zoo.experiment import _plt
+
+    frame = pd.read_csv(table)
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    done = frame[frame["objective"].notna()]
+    ax.scatter(pd.to_numeric(done["trial"]), done["objective"], s=14, label="trial")
+    ax.plot(pd.to_numeric(done["trial"]), done["objective"].cummin(), "k-", lw=1, label="best so far")
+    ax.set(xlabel="trial", ylabel="objective (mean fold validation loss)", yscale="log", title=title)
+    ax.legend()
+    artifacts.save_figure(fig, target)
+    plt.close("all")
+
+
+def retrain_best(tuner, task_name, splits, args) -> dict:
+    """The best hyper-parameters trained on the training split, evaluated on the test split,
+    saved like ``zoo.fit`` saves (model + card)."""
+    import keras
+
+    from tuning.spaces import build
+    from zoo.training import compile_model, environment, evaluate_model, feed, steps, validation_data
+
+    best = tuner.get_best_hyperparameters(1)[0]
+    epochs = best.values.get("tuner/epochs", args.max_epochs)
+    keras.utils.set_random_seed(args.seed)
+    model, recipe = build(task_name, best, splits)
+    compile_model(model, recipe, steps(splits.x_train, recipe.batch_size), epochs)
+    start = time.perf_counter()
+    model.fit(**feed(splits.x_train, splits.y_train, recipe.batch_size, shuffle=True, seed=args.seed),
+              validation_data=validation_data(splits.x_val, splits.y_val), epochs=epochs,
+              callbacks=recipe.callbacks(), verbose=0)
+    paths = artifacts.output_paths(args.out, task_name, "searched", "")
+    card = {"task": task_name, "variant": "searched", "search": vars(args),
+            "hyperparameters": {k: v for k, v in best.values.items()}, "params": model.count_params(),
+            "recipe": {**recipe.describe(), "epochs": epochs, "seed": args.seed},
+            "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
+            "fit_seconds": round(time.perf_counter() - start, 2), "test_metrics": evaluate_model(model, splits),
+            "environment": environment(), "command": " ".join(sys.argv), "status": "ok"}
+    artifacts.save_model(model, paths["model"])
+    artifacts.write_json(paths["card"], card)
+    return card
+
+
+def main(argv=None) -> int:
+    from tuning.spaces import SPACES
+
+    p = argparse.ArgumentParser(prog="python -m tuning.search", description=__doc__.splitlines()[0])
+    p.add_argument("task", choices=sorted(SPACES))
+    p.add_argument("--tuner", choices=["hyperband", "random", "bayesian"], default="hyperband")
+    p.add_argument("--max-trials", type=positive_int, default=10, help="random/bayesian: trials (default 10)")
+    p.add_argument("--max-epochs", type=positive_int, default=20, help="epochs of a trial (hyperband: the most)")
+    p.add_argument("--folds", type=positive_int, default=1, help="K-fold CV inside a trial (default 1: no CV)")
+    p.add_argument("--time-penalty", type=float, default=0.0, help="added to the objective per training minute")
+    p.add_argument("--prune-factor", type=float, default=3.0,
+                   help="stop a trial whose completed folds average more than this x the best objective")
+    p.add_argument("--directory", default="tuning_runs", help="search state and results (default tuning_runs/)")
+    p.add_argument("--out", default="saved_models", help="where the retrained best model goes")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-dir")
+    role = p.add_mutually_exclusive_group()
+    role.add_argument("--chief", action="store_true", help="distributed: run the oracle (no trials)")
+    role.add_argument("--worker", type=int, help="distributed: run trials as worker N")
+    p.add_argument("--oracle-address", default="127.0.0.1:8000", help="distributed: IP:PORT of the chief")
+    args = p.parse_args(argv)
+    if args.chief or args.worker is not None:
+        ip, port = args.oracle_address.rsplit(":", 1)
+        os.environ.update(KERASTUNER_TUNER_ID="chief" if args.chief else f"tuner{args.worker}",
+                          KERASTUNER_ORACLE_IP=ip, KERASTUNER_ORACLE_PORT=port)
+
+    from zoo.registry import get_task
+
+    splits = get_task(args.task).load(data_dir=args.data_dir)
+    print(splits.describe())
+    tuner = make_tuner(args.tuner, args.task, splits, args)
+    tuner.search(verbose=0)
+    if args.worker is not None:
+        return 0
+    table = Path(args.directory) / args.task / "trials.csv"
+    if not table.exists():
+        raise ZooError(f"the search ran no trial; see {Path(args.directory) / args.task}")
+    plot_objective(table, table.with_name("objective.png"), f"{args.task}: {args.tuner} search")
+    frame = pd.read_csv(table)
+    print(frame.drop(columns=[c for c in frame.columns if c.startswith("tuner/")]).to_string(index=False))
+    if not args.chief:
+        card = retrain_best(tuner, args.task, splits, args)
+        print(f"best hyper-parameters: {json.dumps(card['hyperparameters'])}")
+        print(f"retrained: test {card['test_metrics']} -> {Path(args.out) / (args.task + '-searched.keras')}")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,105 @@
+"""Search spaces: for a task, hyper-parameters -> (a model from the zoo's builders, a recipe).
+
+Each space mirrors its seed: curve follows seed 001 §2.2 (neurons 8..256, dropout 0..0.5,
+tanh/ReLU, learning rate, weight decay, patience, batch size); mnist follows seed 001 §3.1
+(2-4 convolutions, channels 4..4*2^j, kernel 2..6, stride 1..4, padding, dropout 0..0.7,
+dense 16..256 and 4..128, learning rate 1e-5..1e-1, weight decay 1e-7..1e-1).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+from keras import layers
+
+from zoo.registry import get_task
+
+
+class InvalidArchitecture(ValueError):
+    """The hyper-parameters give a network whose feature maps vanish (seed 001: pruned)."""
+
+
+def two_spirals(hp, splits):
+    from zoo.tasks.two_spirals import spirals_mlp
+
+    depth = hp.Int("layers", 1, 3)
+    model = spirals_mlp(splits, hidden=(hp.Int("units", 8, 64, step=8),) * depth,
+                        activation=hp.Choice("activation", ["relu", "tanh"]))
+    return model, {"learning_rate": hp.Float("learning_rate", 1e-4, 1e-1, sampling="log"),
+                   "batch_size": hp.Choice("batch_size", [32, 64, 128])}
+
+
+def curve(hp, splits):
+    from zoo.tasks.curve import curve_mlp, early_stopping
+
+    depth = hp.Int("layers", 2, 4)
+    hidden = tuple(hp.Int(f"units_{i}", 8, 256, sampling="log") for i in range(depth))
+    dropout = hp.Float("dropout", 0.0, 0.5)
+    model = curve_mlp(splits, hidden=hidden, activation=hp.Choice("activation", ["tanh", "relu"]),
+                      dropout_after=tuple(range(depth)) if dropout > 0 else (), dropout=dropout)
+    patience = hp.Int("patience", 50, 500, step=50)
+    return model, {"learning_rate": hp.Float("learning_rate", 1e-4, 1e-2, sampling="log"),
+                   "weight_decay": hp.Float("weight_decay", 1e-7, 1e-2, sampling="log"),
+                   "batch_size": hp.Int("batch_size", 5, 50, step=5),
+                   "callbacks": lambda: [keras.callbacks.EarlyStopping("val_loss", patience=patience,
+                                                                       restore_best_weights=True)]}
+
+
+def house_prices(hp, splits):
+    from zoo.tasks.house_prices import price_regressor
+
+    depth = hp.Int("layers", 1, 3)
+    model = price_regressor(splits, hidden=(hp.Int("units", 5, 64, sampling="log"),) * depth,
+                            activation=hp.Choice("activation", ["relu", "tanh", "sigmoid", "relu6"]))
+    return model, {"learning_rate": hp.Float("learning_rate", 1e-4, 3e-2, sampling="log"),
+                   "batch_size": hp.Choice("batch_size", [16, 32, 64])}
+
+
+def usps(hp, splits):
+    from zoo.tasks.usps import usps_default
+
+    base = hp.Choice("base_channels", [16, 32, 48])
+    widths = tuple(base * 2**i for i in range(hp.Int("blocks", 2, 3)))
+    return usps_default(splits, widths=widths), {
+        "learning_rate": hp.Float("learning_rate", 3e-4, 5e-3, sampling="log"),
+        "batch_size": hp.Choice("batch_size", [32, 64, 128])}
+
+
+def mnist(hp, splits):
+    """Seed 001 §3.1's CNN space; a combination whose feature maps vanish raises InvalidArchitecture."""
+    from zoo.tasks.mnist import image_input
+
+    inputs, x = image_input()
+    size = 28
+    for j in range(hp.Int("conv_layers", 2, 4)):
+        kernel, stride = hp.Int(f"kernel_{j}", 2, 6), hp.Int(f"stride_{j}", 1, 4)
+        padding = hp.Choice(f"padding_{j}", ["valid", "same"])
+        size = -(-size // stride) if padding == "same" else (size - kernel) // stride + 1
+        if size < 1:
+            raise InvalidArchitecture(f"convolution {j + 1} leaves no pixel (kernel {kernel}, stride {stride}, "
+                                      f"padding {padding})")
+        x = layers.Conv2D(hp.Int(f"channels_{j}", 4, 4 * 2 ** (j + 1)), kernel, strides=stride, padding=padding,
+                          activation="relu", name=f"conv{j + 1}")(x)
+    x = layers.Flatten()(x)
+    for i, (low, high) in enumerate(((16, 256), (4, 128))):
+        x = layers.Dropout(hp.Float(f"dropout_{i}", 0.0, 0.7))(x)
+        x = layers.Dense(hp.Int(f"dense_{i}", low, high, sampling="log"), activation="relu")(x)
+    model = keras.Model(inputs, layers.Dense(10, activation="softmax", name="digit")(x), name="mnist_searched")
+    return model, {"learning_rate": hp.Float("learning_rate", 1e-5, 1e-1, sampling="log"),
+                   "weight_decay": hp.Float("weight_decay", 1e-7, 1e-1, sampling="log")}
+
+
+SPACES = {"two_spirals": two_spirals, "curve": curve, "house_prices": house_prices, "usps": usps, "mnist": mnist}
+# What each search optimizes: (metric, direction), and the registered variant whose recipe
+# (loss, metrics, optimizer, epochs) the searched values override.
+OBJECTIVES = {"two_spirals": ("val_loss", "min", "mlp"), "curve": ("val_loss", "min", "best"),
+              "house_prices": ("val_loss", "min", "mlp"), "usps": ("val_loss", "min", "default"),
+              "mnist": ("val_loss", "min", "fcn")}
+
+
+def build(task_name: str, hp, splits):
+    """(compiled-ready model, recipe) for these hyper-parameter values."""
+    model, overrides = SPACES[task_name](hp, splits)
+    base = get_task(task_name).variants[OBJECTIVES[task_name][2]].recipe
+    return model, dataclasses.replace(base, monitor="", folds=0, **overrides)
