@@ -45,7 +45,7 @@ def make_tuner(kind, task_name, splits, args):
 
     base = {"hyperband": kt.Hyperband, "random": kt.RandomSearch, "bayesian": kt.BayesianOptimization}[kind]
     metric, direction, _ = OBJECTIVES[task_name]
-    table = Path(args.directory) / task_name / "trials.csv"
+    results = Path(args.directory) / task_name / "trial_results"
 
     class CrossValidated(base):
         """``base`` whose trial trains K folds and returns their mean best validation loss."""
@@ -80,21 +80,16 @@ def make_tuner(kind, task_name, splits, args):
             except InvalidArchitecture as err:
                 self._record(trial, hp, [], None, f"invalid: {err}", time.perf_counter() - start)
                 raise kt.errors.FailedTrialError(f"invalid architecture: {err}") from None
-            seconds = time.perf_counter() - start
+            seconds = round(time.perf_counter() - start, 3)
             objective = float(np.mean(losses)) + args.time_penalty * seconds / 60
             self._record(trial, hp, losses, objective, status, seconds)
             return {"objective": objective}
 
         def _record(self, trial, hp, losses, objective, status, seconds):
-            row = {"trial": trial.trial_id, "status": status, "objective": objective, "seconds": round(seconds, 2),
-                   **{f"fold_{i + 1}": v for i, v in enumerate(losses)},
-                   **{k: v for k, v in hp.values.items()}}
-            rows = pd.read_csv(table).to_dict("records") if table.exists() else []
-            rows = [r for r in rows if str(r["trial"]) != str(trial.trial_id)] + [row]
-            with artifacts.atomic_path(table) as tmp:
-                pd.DataFrame(rows).to_csv(tmp, index=False)
-
-    import keras_tuner as kt  # noqa: F811
+            """One file a trial (workers of a distributed search write side by side)."""
+            row = {"trial": trial.trial_id, "status": status, "objective": objective, "seconds": round(seconds, 3),
+                   **{f"fold_{i + 1}": v for i, v in enumerate(losses)}, **dict(hp.values)}
+            artifacts.write_json(results / f"trial_{trial.trial_id}.json", row)
 
     # Declare the space up front (one build with the defaults): Hyperband draws values only
     # from declared hyper-parameters; those of deeper layers join as trials use them.
@@ -117,6 +112,17 @@ def _with(splits, x_train, y_train, x_val, y_val):
     import dataclasses
 
     return dataclasses.replace(splits, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
+
+
+def collect_table(directory: Path) -> Path:
+    """``trials.csv`` from the per-trial result files, one row a trial, in trial order."""
+    rows = [json.loads(p.read_text()) for p in sorted((directory / "trial_results").glob("trial_*.json"))]
+    if not rows:
+        raise ZooError(f"the search ran no trial; see {directory}")
+    table = directory / "trials.csv"
+    with artifacts.atomic_path(table) as tmp:
+        pd.DataFrame(rows).to_csv(tmp, index=False)
+    return table
 
 
 def plot_objective(table: Path, target: Path, title: str):
@@ -197,9 +203,7 @@ def main(argv=None) -> int:
     tuner.search(verbose=0)
     if args.worker is not None:
         return 0
-    table = Path(args.directory) / args.task / "trials.csv"
-    if not table.exists():
-        raise ZooError(f"the search ran no trial; see {Path(args.directory) / args.task}")
+    table = collect_table(Path(args.directory) / args.task)
     plot_objective(table, table.with_name("objective.png"), f"{args.task}: {args.tuner} search")
     frame = pd.read_csv(table)
     print(frame.drop(columns=[c for c in frame.columns if c.startswith("tuner/")]).to_string(index=False))

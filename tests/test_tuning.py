@@ -1,0 +1,113 @@
+"""python -m tuning.search: the table, the k-fold objective, pruning, resume, distributed search."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.test_cli import REPO, call_main
+from tuning import search
+
+
+def run_search(capsys, tmp_path, *extra):
+    argv = ["two_spirals", "--tuner", "random", "--max-epochs", "2", "--directory", str(tmp_path / "runs"),
+            "--out", str(tmp_path / "models"), *extra]
+    return call_main(search.main, argv, capsys)
+
+
+def test_random_search_writes_the_table_and_the_retrained_model(tmp_path, capsys):
+    code, out, err = run_search(capsys, tmp_path, "--max-trials", "2", "--folds", "2", "--prune-factor", "1e9")
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "runs" / "two_spirals" / "trials.csv")
+    assert len(table) == 2 and set(table["status"]) == {"ok"}
+    np.testing.assert_allclose(table["objective"], table[["fold_1", "fold_2"]].mean(axis=1))  # k-fold mean
+    assert {"layers", "units", "activation", "learning_rate", "batch_size", "seconds"} <= set(table.columns)
+    assert (tmp_path / "runs" / "two_spirals" / "objective.png").stat().st_size > 0
+    card = json.loads((tmp_path / "models" / "two_spirals-searched.json").read_text())
+    assert "accuracy" in card["test_metrics"] and card["hyperparameters"]
+
+    code, out, _ = run_search(capsys, tmp_path, "--max-trials", "3", "--folds", "2", "--prune-factor", "1e9")  # resume
+    table = pd.read_csv(tmp_path / "runs" / "two_spirals" / "trials.csv")
+    assert code == 0 and len(table) == 3
+
+
+def test_a_trial_far_worse_than_the_best_stops_after_its_first_fold(tmp_path, capsys):
+    code, _, err = run_search(capsys, tmp_path, "--max-trials", "3", "--folds", "3", "--prune-factor", "1e-9")
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "runs" / "two_spirals" / "trials.csv")
+    assert table.loc[0, "status"] == "ok" and table["fold_3"].notna().iloc[0]  # nothing to compare with yet
+    assert (table["status"].iloc[1:] == "pruned after fold 1").all() and table["fold_2"].iloc[1:].isna().all()
+
+
+def test_time_penalty_is_added_to_the_objective(tmp_path, capsys):
+    code, _, err = run_search(capsys, tmp_path, "--max-trials", "1", "--time-penalty", "100")
+    assert code == 0, err
+    row = pd.read_csv(tmp_path / "runs" / "two_spirals" / "trials.csv").iloc[0]
+    assert row["objective"] == pytest.approx(row["fold_1"] + 100 * row["seconds"] / 60, rel=1e-3)
+
+
+def test_invalid_architectures_are_recorded_not_fatal(tmp_path, monkeypatch, capsys):
+    from tests.conftest import write_mnist_npz
+    from tuning import spaces
+
+    write_mnist_npz(tmp_path / "data" / "mnist" / "mnist.npz")
+    original = spaces.mnist
+
+    def collapsing(hp, splits):  # the first draw (the declared space) shrinks 28 px to nothing
+        if not hp.values.get("forced"):
+            hp.Fixed("forced", True)
+            for j in range(4):
+                hp.Fixed(f"stride_{j}", 4)
+                hp.Fixed(f"kernel_{j}", 6)
+                hp.Fixed(f"padding_{j}", "valid")
+        return original(hp, splits)
+
+    monkeypatch.setitem(spaces.SPACES, "mnist", collapsing)
+    argv = ["mnist", "--tuner", "random", "--max-trials", "2", "--max-epochs", "1", "--data-dir",
+            str(tmp_path / "data"), "--directory", str(tmp_path / "runs"), "--out", str(tmp_path / "models")]
+    code, _, err = call_main(search.main, argv, capsys)
+    table = pd.read_csv(tmp_path / "runs" / "mnist" / "trials.csv")
+    assert code == 0, err  # the search went on
+    assert table["status"].iloc[0].startswith("invalid: convolution") and np.isnan(table["objective"].iloc[0])
+    assert table["seconds"].iloc[0] < 1  # detected before any training
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_distributed_search_chief_and_two_workers_survive_a_killed_worker(tmp_path):
+    port, trials = free_port(), 6
+    common = [sys.executable, "-m", "tuning.search", "two_spirals", "--tuner", "random", "--max-trials", str(trials),
+              "--max-epochs", "3", "--directory", str(tmp_path / "runs"), "--out", str(tmp_path / "models"),
+              "--oracle-address", f"127.0.0.1:{port}"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    spawn = lambda *role: subprocess.Popen([*common, *role], cwd=REPO, env=env,  # noqa: E731
+                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    chief = spawn("--chief")
+    time.sleep(3)
+    workers = [spawn("--worker", "0"), spawn("--worker", "1")]
+    results = tmp_path / "runs" / "two_spirals" / "trial_results"
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "runs" / "two_spirals" / "trial_1").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait until worker 1 (or 0) is inside a trial
+    workers[1].send_signal(signal.SIGKILL)
+    workers[1].wait()
+    workers[1] = spawn("--worker", "1")  # the same worker id takes its unfinished trial back
+    for process in [*workers, chief]:
+        output, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, output[-2000:]
+    table = pd.read_csv(tmp_path / "runs" / "two_spirals" / "trials.csv")
+    assert sorted(table["trial"].astype(int)) == list(range(trials))  # every trial exactly once
+    assert len(list(results.glob("trial_*.json"))) == trials
