@@ -148,7 +148,10 @@ def retrain_best(tuner, task_name, splits, args) -> dict:
     from tuning.spaces import build
     from zoo.training import compile_model, environment, evaluate_model, feed, steps, validation_data
 
-    best = tuner.get_best_hyperparameters(1)[0]
+    completed = [t for t in tuner.oracle.get_best_trials(1) if t.score is not None]
+    if not completed:
+        raise ZooError("no trial completed (all invalid or failed): nothing to retrain; see trials.csv")
+    best = completed[0].hyperparameters
     epochs = best.values.get("tuner/epochs", args.max_epochs)
     keras.utils.set_random_seed(args.seed)
     model, recipe = build(task_name, best, splits)
