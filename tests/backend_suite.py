@@ -43,8 +43,6 @@ def round_trip(task, variant, data_dir, tmp: Path) -> str:
     splits = small(task.load_for(variant, data_dir=data_dir))
     keras.utils.set_random_seed(0)
     model = compile_model(spec.build(splits), spec.recipe, steps(splits.x_train, 16), 1)
-    # A few steps: compiling the step (XLA on JAX) would cost more than running it eagerly.
-    model.jit_compile = False
     model.fit(**feed(splits.x_train, splits.y_train, 16, shuffle=True),
               validation_data=validation_data(splits.x_val, splits.y_val), epochs=1, verbose=0)
     x = feed(take(splits.x_test, slice(0, 4)), None, 4)["x"]
