@@ -46,6 +46,7 @@ def time_to(task_name: str):
 
         def on_epoch_end(self, epoch, logs=None):
             self.trained += time.perf_counter() - self.start
+            print(f"  epoch {epoch + 1}: {time.perf_counter() - self.start:.2f} s", flush=True)
             value = evaluate_model(self.model, splits)[metric]
             if self.reached is None and value >= figure - 1e-9:
                 self.reached = (self.trained, epoch + 1, value)

@@ -152,7 +152,7 @@ def retrain_best(tuner, task_name, splits, args) -> dict:
     if not completed:
         raise ZooError("no trial completed (all invalid or failed): nothing to retrain; see trials.csv")
     best = completed[0].hyperparameters
-    epochs = best.values.get("tuner/epochs", args.max_epochs)
+    epochs = args.retrain_epochs or best.values.get("tuner/epochs", args.max_epochs)
     keras.utils.set_random_seed(args.seed)
     model, recipe = build(task_name, best, splits)
     compile_model(model, recipe, steps(splits.x_train, recipe.batch_size), epochs)
@@ -180,6 +180,8 @@ def main(argv=None) -> int:
     p.add_argument("--tuner", choices=["hyperband", "random", "bayesian"], default="hyperband")
     p.add_argument("--max-trials", type=positive_int, default=10, help="random/bayesian: trials (default 10)")
     p.add_argument("--max-epochs", type=positive_int, default=20, help="epochs of a trial (hyperband: the most)")
+    p.add_argument("--retrain-epochs", type=positive_int,
+                   help="epochs of the final fit of the best hyper-parameters (default: its trial's epochs)")
     p.add_argument("--folds", type=positive_int, default=1, help="K-fold CV inside a trial (default 1: no CV)")
     p.add_argument("--time-penalty", type=float, default=0.0, help="added to the objective per training minute")
     p.add_argument("--prune-factor", type=float, default=3.0,
