@@ -143,3 +143,25 @@ def test_evaluate_without_card_says_what_to_do(tmp_path, capsys):
     keras.Model(inputs, keras.layers.Dense(1)(inputs)).save(tmp_path / "m.keras")
     code, _, err = call_main(evaluate.main, [str(tmp_path / "m.keras")], capsys)
     assert code == 2 and "--task" in err
+
+
+def test_mixed_precision_and_jit_compile_train_save_and_reload(tmp_path, capsys):
+    code, out, err = call_main(fit.main, ["two_spirals", "--epochs", "1", "--quiet", "--out", str(tmp_path),
+                                          "--mixed-precision", "--jit-compile", "on"], capsys)
+    assert code == 0, err
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    card = json.loads((tmp_path / "two_spirals.json").read_text())
+    assert card["recipe"]["dtype_policy"] == "mixed_float16" and card["recipe"]["jit_compile"] is True
+    model = keras.saving.load_model(tmp_path / "two_spirals.keras")
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert dense and all(layer.dtype_policy.name == "mixed_float16" for layer in dense)
+    assert dense[0].compute_dtype == "float16" and dense[0].kernel.dtype == "float32"
+    assert np.all(np.isfinite(np.asarray(model.predict(np.zeros((4, 2), "float32"), verbose=0), dtype=float)))
+    assert 0.0 <= card["test_metrics"]["accuracy"] <= 1.0
+
+
+def test_unknown_dtype_policy_is_named(tmp_path, capsys):
+    code, _, err = call_main(fit.main, ["two_spirals", "--epochs", "1", "--out", str(tmp_path),
+                                        "--mixed-precision", "float17"], capsys)
+    assert code == 2 and "float17" in err and "mixed_bfloat16" in err
+    assert not (tmp_path / "two_spirals.keras").exists()

@@ -25,6 +25,11 @@ def parser() -> argparse.ArgumentParser:
                    "default: the recipe's)")
     p.add_argument("--data-dir", help="folder holding the data (default: $ZOO_DATA_DIR, then ~/.keras/datasets)")
     p.add_argument("--out", default="saved_models", help="output folder (default saved_models/)")
+    p.add_argument("--mixed-precision", nargs="?", const="mixed_float16", metavar="POLICY",
+                   help="train under a mixed dtype policy (default when given: mixed_float16, for GPUs; "
+                        "mixed_bfloat16 for CPUs/TPUs)")
+    p.add_argument("--jit-compile", choices=["auto", "on", "off"], default="auto",
+                   help="XLA compilation of the train step (auto: Keras decides: on for JAX and TF on GPU)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of the progress bar")
     return p
 
@@ -58,6 +63,7 @@ def main(argv=None) -> int:
     card = fit(
         args.task, args.variant, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, folds=args.folds,
         data_dir=args.data_dir, out_dir=args.out, verbose=2 if args.quiet else "auto", command=command,
+        mixed_precision=args.mixed_precision, jit_compile={"on": True, "off": False}.get(args.jit_compile, "auto"),
     )
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in card["test_metrics"].items())
     print(f"test: {metrics}  ({card['epochs_run']} epochs, {card['fit_seconds']:.1f} s)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -24,9 +25,29 @@ from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_histor
 from zoo.registry import get_task
 
 
-def compile_model(model, recipe, steps_per_epoch=1, epochs=None):
-    model.compile(optimizer=recipe.make_optimizer(steps_per_epoch, epochs), **recipe.compile_args())
+def compile_model(model, recipe, steps_per_epoch=1, epochs=None, jit_compile="auto"):
+    model.compile(optimizer=recipe.make_optimizer(steps_per_epoch, epochs), **recipe.compile_args(),
+                  jit_compile=jit_compile)
     return model
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str | None):
+    """Build layers under a Keras dtype policy (e.g. ``mixed_float16``), then restore the global one.
+
+    Under ``mixed_float16`` Keras' ``compile`` wraps the optimizer in a ``LossScaleOptimizer``;
+    the saved ``.keras`` keeps each layer's policy.
+    """
+    previous = keras.config.dtype_policy()
+    if name:
+        try:
+            keras.config.set_dtype_policy(name)
+        except ValueError:
+            raise ZooError(f"unknown dtype policy {name!r}: use mixed_float16 (GPU) or mixed_bfloat16 (CPU/TPU)") from None
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
 
 
 def steps(x, batch_size) -> int:
@@ -46,6 +67,8 @@ def fit(
     command: str | None = None,
     recipe_overrides: dict | None = None,
     build_overrides: dict | None = None,
+    mixed_precision: str | None = None,
+    jit_compile="auto",
 ) -> dict:
     """Train, evaluate on the test split, save atomically; return the card.
 
@@ -53,7 +76,9 @@ def fit(
     the same task, variant and output folder (``keras.callbacks.BackupAndRestore``).
     ``recipe_overrides`` (Recipe fields) and ``build_overrides`` (builder keyword
     arguments) are how studies vary a variant, e.g. ``{"optimizer": "sgd"}`` or
-    ``{"activation": "tanh"}``; the card records them.
+    ``{"activation": "tanh"}``; the card records them. ``mixed_precision`` names a Keras
+    dtype policy (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on recent CPUs/TPUs);
+    ``jit_compile`` is passed to ``model.compile`` (``"auto"``: XLA on JAX and on TF with a GPU).
     """
     task = get_task(task_name)
     variant_name, spec = task.variant(variant)
@@ -70,12 +95,15 @@ def fit(
     folds = recipe.folds if folds is None else folds
     cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
     keras.utils.set_random_seed(seed)
-    model = compile_model(spec.build(splits), recipe, steps(splits.x_train, batch_size), epochs)
+    with dtype_policy(mixed_precision):
+        model = spec.build(splits)
+    compile_model(model, recipe, steps(splits.x_train, batch_size), epochs, jit_compile)
 
     overrides = {"recipe": recipe_overrides or {}, "build": build_overrides or {}}
     work = prepare_work_dir(paths["work"], {
         "task": task.name, "variant": variant_name, "epochs": epochs, "batch_size": batch_size, "seed": seed,
         **({"overrides": repr(overrides)} if recipe_overrides or build_overrides else {}),
+        **({"mixed_precision": mixed_precision} if mixed_precision else {}),
     })
     history_log = work / "history.csv"
     best_weights = work / "best.weights.h5"
@@ -101,7 +129,9 @@ def fit(
     card = {
         "task": task.name, "variant": variant_name, "description": spec.description,
         "reference": spec.reference or task.reference,
-        "recipe": {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed, "folds": folds},
+        "recipe": {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed, "folds": folds,
+                   "dtype_policy": mixed_precision or keras.config.dtype_policy().name,
+                   "jit_compile": jit_compile},
         "params": model.count_params(),
         "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
         "epochs_run": len(log), "fit_seconds": round(seconds, 2),
