@@ -34,6 +34,10 @@ def test_random_search_writes_the_table_and_the_retrained_model(tmp_path, capsys
     assert (tmp_path / "runs" / "two_spirals" / "objective.png").stat().st_size > 0
     card = json.loads((tmp_path / "models" / "two_spirals-searched.json").read_text())
     assert "accuracy" in card["test_metrics"] and card["hyperparameters"]
+    from zoo.evaluate import evaluate  # the searched model evaluates like any zoo model
+
+    result = evaluate(tmp_path / "models" / "two_spirals-searched.keras")
+    assert result["metrics"]["accuracy"] == pytest.approx(card["test_metrics"]["accuracy"], abs=1e-6)
 
     code, out, _ = run_search(capsys, tmp_path, "--max-trials", "3", "--folds", "2", "--prune-factor", "1e9")  # resume
     table = pd.read_csv(tmp_path / "runs" / "two_spirals" / "trials.csv")

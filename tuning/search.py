@@ -145,7 +145,7 @@ def retrain_best(tuner, task_name, splits, args) -> dict:
     saved like ``zoo.fit`` saves (model + card)."""
     import keras
 
-    from tuning.spaces import build
+    from tuning.spaces import OBJECTIVES, build
     from zoo.training import compile_model, environment, evaluate_model, feed, steps, validation_data
 
     completed = [t for t in tuner.oracle.get_best_trials(1) if t.score is not None]
@@ -161,7 +161,7 @@ def retrain_best(tuner, task_name, splits, args) -> dict:
               validation_data=validation_data(splits.x_val, splits.y_val), epochs=epochs,
               callbacks=recipe.callbacks(), verbose=0)
     paths = artifacts.output_paths(args.out, task_name, "searched", "")
-    card = {"task": task_name, "variant": "searched", "search": vars(args),
+    card = {"task": task_name, "variant": "searched", "base_variant": OBJECTIVES[task_name][2], "search": vars(args),
             "hyperparameters": {k: v for k, v in best.values.items()}, "params": model.count_params(),
             "recipe": {**recipe.describe(), "epochs": epochs, "seed": args.seed},
             "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},

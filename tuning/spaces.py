@@ -61,7 +61,9 @@ def usps(hp, splits):
 
     base = hp.Choice("base_channels", [16, 32, 48])
     widths = tuple(base * 2**i for i in range(hp.Int("blocks", 2, 3)))
-    return usps_default(splits, widths=widths), {
+    model = usps_default(splits, widths=widths, augment=hp.Float("augment", 0.5, 1.5),
+                         dropout=hp.Float("block_dropout", 0.0, 0.4), dense_dropout=hp.Float("dense_dropout", 0.0, 0.6))
+    return model, {
         "learning_rate": hp.Float("learning_rate", 3e-4, 5e-3, sampling="log"),
         "batch_size": hp.Choice("batch_size", [32, 64, 128])}
 

@@ -105,6 +105,8 @@ def evaluate(path, data_dir=None, task=None, unsafe=False) -> dict:
     card = {} if task else read_card(path)
     task = get_task(task or card["task"])
     variant = card.get("variant") if card.get("task") == task.name else None
+    if variant not in task.variants:  # a searched or ensembled model: measured like the variant it derives from
+        variant = card.get("base_variant")
     seed = card.get("recipe", {}).get("seed", 0)  # the round whose data it was measured on
     splits = task.load_for(variant, data_dir=data_dir, seed=seed)
     check_inputs(model, splits, task.name)

@@ -55,17 +55,18 @@ def conv_block(x, channels, name, dropout=0.2):
     return layers.Dropout(dropout, name=f"{name}_dropout")(x)
 
 
-def usps_default(splits=None, widths=(32, 64, 128)) -> keras.Model:
+def usps_default(splits=None, widths=(32, 64, 128), augment=1.0, dropout=0.2, dense_dropout=0.4) -> keras.Model:
+    """``augment`` scales every augmentation range (1.0: rotation 12°, shear 0.15, shift 10%, zoom 15%)."""
     inputs = keras.Input(shape=(16, 16, 1), name="image")
-    x = layers.RandomRotation(12 / 360, fill_mode="constant", name="augment_rotation")(inputs)
-    x = RandomShear(x_factor=0.15, y_factor=0.15, fill_mode="constant", name="augment_shear")(x)
-    x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="augment_shift")(x)
-    x = layers.RandomZoom(0.15, fill_mode="constant", name="augment_zoom")(x)
+    x = layers.RandomRotation(augment * 12 / 360, fill_mode="constant", name="augment_rotation")(inputs)
+    x = RandomShear(x_factor=augment * 0.15, y_factor=augment * 0.15, fill_mode="constant", name="augment_shear")(x)
+    x = layers.RandomTranslation(augment * 0.1, augment * 0.1, fill_mode="constant", name="augment_shift")(x)
+    x = layers.RandomZoom(augment * 0.15, fill_mode="constant", name="augment_zoom")(x)
     for i, channels in enumerate(widths):
-        x = conv_block(x, channels, f"block{i + 1}")
+        x = conv_block(x, channels, f"block{i + 1}", dropout)
     x = layers.Flatten()(x)
     x = layers.Dense(256, activation="relu", name="dense")(x)
-    x = layers.Dropout(0.4)(x)
+    x = layers.Dropout(dense_dropout)(x)
     outputs = layers.Dense(10, activation="softmax", name="digit")(x)
     return keras.Model(inputs, outputs, name="usps_default")
 
