@@ -1,0 +1,48 @@
+"""python -m zoo.ensemble: members are zoo.fit runs, the saved ensemble averages them and evaluates."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from tests.test_cli import call_main
+from zoo import ensemble
+from zoo.evaluate import evaluate
+
+
+def test_ensemble_averages_its_members_reuses_them_and_evaluates(tmp_path, capsys):
+    argv = ["two_spirals", "--seeds", "0", "1", "--epochs", "2", "--quiet", "--out", str(tmp_path)]
+    code, out, err = call_main(ensemble.main, argv, capsys)
+    assert code == 0, err
+    card = json.loads((tmp_path / "two_spirals-ensemble.json").read_text())
+    assert card["variant"] == "ensemble" and card["base_variant"] == "mlp" and [m["seed"] for m in card["members"]] == [0, 1]
+
+    model = keras.saving.load_model(tmp_path / "two_spirals-ensemble.keras")
+    members = [keras.saving.load_model(tmp_path / "two_spirals-ensemble" / f"seed{s}" / "two_spirals.keras")
+               for s in (0, 1)]
+    x = np.random.default_rng(0).uniform(-5, 5, (16, 2)).astype("float32")
+    expected = np.mean([m.predict(x, verbose=0) for m in members], axis=0)
+    np.testing.assert_allclose(model.predict(x, verbose=0), expected, atol=1e-6)
+    assert model.count_params() == sum(m.count_params() for m in members)
+
+    result = evaluate(tmp_path / "two_spirals-ensemble.keras")
+    assert result["metrics"]["accuracy"] == pytest.approx(card["test_metrics"]["accuracy"], abs=1e-6)
+
+    member_card = tmp_path / "two_spirals-ensemble" / "seed0" / "two_spirals.json"
+    before = member_card.stat().st_mtime_ns
+    code, out, err = call_main(ensemble.main, argv, capsys)  # members exist: reused, not retrained
+    assert code == 0 and "trained before" in out and member_card.stat().st_mtime_ns == before
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["mnist_pairs"], "changes with the seed"),
+    (["house_prices", "--model", "gaussian"], "sigma"),
+    (["two_spirals", "--seeds", "3", "3"], "at least two different"),
+])
+def test_ensembles_that_make_no_sense_are_refused(argv, expected, tmp_path, capsys):
+    code, _, err = call_main(ensemble.main, [*argv, "--out", str(tmp_path)], capsys)
+    assert code == 2 and expected in err
+    assert not list(tmp_path.glob("*.keras"))

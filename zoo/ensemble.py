@@ -1,0 +1,120 @@
+"""Average a variant trained with several seeds: ``python -m zoo.ensemble TASK --seeds 0 1 2``.
+
+A deep ensemble (Lakshminarayanan et al., 2017): members trained independently (other
+initialization, shuffling and augmentation) make partly different mistakes, so the mean
+of their class probabilities is more accurate than a typical member. Each member is an
+ordinary ``zoo.fit`` run (card, resume) in ``OUT/TASK-ensemble/seedN/``, reused when its
+card exists; the ensemble is one functional model over the same raw inputs whose output
+is the ``Average`` of the members' outputs, saved as ``OUT/TASK-ensemble.keras`` + card.
+
+Only single-input, single-output variants whose output can be averaged (class
+probabilities, point predictions) qualify: not multi-output models, not the gaussian
+regressor (its sigma would be averaged, not mixed), not tasks whose data changes with
+the seed (mnist_pairs rounds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from zoo.cli import run
+
+
+def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_dir=None, out_dir="saved_models",
+             epochs: int | None = None, verbose="auto", command: str | None = None) -> dict:
+    import keras
+    from keras import layers
+
+    from data_prep.errors import ZooError
+    from zoo import artifacts
+    from zoo.losses import GaussianNLL
+    from zoo.registry import get_task
+    from zoo.training import compile_model, environment, evaluate_model, fit
+
+    task = get_task(task_name)
+    variant_name, spec = task.variant(variant)
+    if task.data_per_seed:
+        raise ZooError(f"{task.name}'s data changes with the seed (one round each): its seeds cannot be ensembled")
+    if isinstance(spec.recipe.loss, GaussianNLL):
+        raise ZooError(f"{task.name}/{variant_name} predicts [mean, sigma]: averaging sigmas is not a mixture; "
+                       "ensemble a point-prediction variant instead")
+    if len(set(seeds)) < 2:
+        raise ZooError("an ensemble needs at least two different --seeds")
+
+    out = Path(out_dir)
+    members, member_cards = [], []
+    for seed in seeds:
+        folder = out / f"{task.name}-ensemble" / f"seed{seed}"
+        paths = artifacts.output_paths(folder, task.name, variant_name, task.default)
+        if paths["card"].exists():
+            print(f"member seed {seed}: trained before, {paths['model']}")
+            card = json.loads(paths["card"].read_text())
+        else:
+            print(f"member seed {seed}: training…", flush=True)
+            card = fit(task.name, variant_name, seed=seed, epochs=epochs, data_dir=data_dir, out_dir=folder,
+                       verbose=verbose, command=command)
+        model = keras.saving.load_model(paths["model"])
+        if len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise ZooError(f"{task.name}/{variant_name} has {len(model.inputs)} inputs and {len(model.outputs)} "
+                           "outputs: only single-input, single-output models can be ensembled")
+        members.append(keras.Model(model.inputs[0], model.outputs[0], name=f"member_seed{seed}"))
+        member_cards.append({"seed": seed, "test_metrics": card["test_metrics"], "model": str(paths["model"])})
+
+    first = members[0].inputs[0]
+    inputs = keras.Input(shape=first.shape[1:], dtype=first.dtype, name=first.name)
+    output_name = members[0].layers[-1].name  # the members' output name, so metric names stay the same
+    outputs = layers.Average(name=output_name)([member(inputs) for member in members])
+    model = compile_model(keras.Model(inputs, outputs, name=f"{task.name}_ensemble"), spec.recipe)
+
+    splits = task.load_for(variant_name, data_dir=data_dir)
+    batch_size = spec.recipe.batch_size
+    card = {
+        "task": task.name, "variant": "ensemble", "base_variant": variant_name,
+        "description": f"mean output of {len(members)} {variant_name} models (seeds {', '.join(map(str, seeds))})",
+        "reference": spec.reference or task.reference,
+        "recipe": {**spec.recipe.describe(), "epochs": epochs or spec.recipe.epochs, "batch_size": batch_size,
+                   "seed": seeds[0], "seeds": list(seeds)},
+        "params": model.count_params(),
+        "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
+        "members": member_cards,
+        "environment": environment(),
+        "command": command or " ".join(sys.argv),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "test_metrics": evaluate_model(model, splits, batch_size, spec.extra_metrics),
+        "status": "ok",
+    }
+    paths = artifacts.output_paths(out, task.name, "ensemble", "")
+    artifacts.save_model(model, paths["model"])
+    artifacts.write_json(paths["card"], card)
+    return {**card, "paths": {"model": str(paths["model"]), "card": str(paths["card"])}}
+
+
+def main(argv=None) -> int:
+    from zoo.cli import positive_int
+
+    p = argparse.ArgumentParser(prog="python -m zoo.ensemble", description=__doc__.splitlines()[0])
+    p.add_argument("task")
+    p.add_argument("--model", "--variant", dest="variant", help="variant to ensemble (default: the task's default)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one member per seed (default 0 1 2)")
+    p.add_argument("--epochs", type=positive_int, help="epochs of each member (default: the variant's recipe)")
+    p.add_argument("--data-dir", help="folder holding the data (default: $ZOO_DATA_DIR, then ~/.keras/datasets)")
+    p.add_argument("--out", default="saved_models", help="output folder (default saved_models/)")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of the progress bar")
+    args = p.parse_args(argv)
+    command = "python -m zoo.ensemble " + shlex.join(sys.argv[1:] if argv is None else argv)
+    card = ensemble(args.task, args.variant, tuple(args.seeds), args.data_dir, args.out, args.epochs,
+                    2 if args.quiet else "auto", command)
+    for member in card["members"]:
+        print(f"  member seed {member['seed']}: " + ", ".join(f"{k} {v:.4f}" for k, v in member["test_metrics"].items()))
+    print("ensemble: " + ", ".join(f"{k} {v:.4f}" for k, v in card["test_metrics"].items()))
+    print(f"saved {card['paths']['model']} (card {card['paths']['card']})")
+    return 0
+
+
+if __name__ == "__main__":
+    run(main)
