@@ -46,3 +46,22 @@ def test_ensembles_that_make_no_sense_are_refused(argv, expected, tmp_path, caps
     code, _, err = call_main(ensemble.main, [*argv, "--out", str(tmp_path)], capsys)
     assert code == 2 and expected in err
     assert not list(tmp_path.glob("*.keras"))
+
+
+def test_a_multi_output_ensemble_averages_each_output(usps_dir, tmp_path, capsys):
+    out = tmp_path / "models"
+    code, _, err = call_main(ensemble.main, ["colored_usps", "--seeds", "0", "1", "--epochs", "1", "--quiet",
+                                             "--data-dir", str(usps_dir), "--out", str(out)], capsys)
+    assert code == 0, err
+    model = keras.saving.load_model(out / "colored_usps-ensemble.keras")
+    members = [keras.saving.load_model(out / "colored_usps-ensemble" / f"seed{s}" / "colored_usps.keras")
+               for s in (0, 1)]
+    x = np.random.default_rng(0).uniform(0, 1, (4, 16, 16, 3)).astype("float32")
+    got = model.predict(x, verbose=0)
+    for name in ("digit", "color"):
+        expected = np.mean([m.predict(x, verbose=0)[name] for m in members], axis=0)
+        np.testing.assert_allclose(got[name], expected, atol=1e-6)
+    card = json.loads((out / "colored_usps-ensemble.json").read_text())
+    assert {"digit_accuracy", "color_accuracy"} <= set(card["test_metrics"])
+    assert evaluate(out / "colored_usps-ensemble.keras", data_dir=usps_dir)["metrics"]["digit_accuracy"] == \
+        pytest.approx(card["test_metrics"]["digit_accuracy"], abs=1e-6)

@@ -4,12 +4,11 @@ A deep ensemble (Lakshminarayanan et al., 2017): members trained independently (
 initialization, shuffling and augmentation) make partly different mistakes, so the mean
 of their class probabilities is more accurate than a typical member. Each member is an
 ordinary ``zoo.fit`` run (card, resume) in ``OUT/TASK-ensemble/seedN/``, reused when its
-card exists; the ensemble is one functional model over the same raw inputs whose output
+model and card exist (git keeps the members' cards, not their weights, which the ensemble holds); the ensemble is one functional model over the same raw inputs whose output
 is the ``Average`` of the members' outputs, saved as ``OUT/TASK-ensemble.keras`` + card.
 
-Only single-input, single-output variants whose output can be averaged (class
-probabilities, point predictions) qualify: not multi-output models, not the gaussian
-regressor (its sigma would be averaged, not mixed), not tasks whose data changes with
+Single-input variants whose outputs can be averaged (class probabilities, point
+predictions; each output of a multi-output model) qualify: not the gaussian regressor (its sigma would be averaged, not mixed), not tasks whose data changes with
 the seed (mnist_pairs rounds).
 """
 
@@ -51,7 +50,7 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
     for seed in seeds:
         folder = out / f"{task.name}-ensemble" / f"seed{seed}"
         paths = artifacts.output_paths(folder, task.name, variant_name, task.default)
-        if paths["card"].exists():
+        if paths["card"].exists() and paths["model"].exists():
             print(f"member seed {seed}: trained before, {paths['model']}")
             card = json.loads(paths["card"].read_text())
         else:
@@ -59,16 +58,20 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
             card = fit(task.name, variant_name, seed=seed, epochs=epochs, data_dir=data_dir, out_dir=folder,
                        verbose=verbose, command=command)
         model = keras.saving.load_model(paths["model"])
-        if len(model.inputs) != 1 or len(model.outputs) != 1:
-            raise ZooError(f"{task.name}/{variant_name} has {len(model.inputs)} inputs and {len(model.outputs)} "
-                           "outputs: only single-input, single-output models can be ensembled")
-        members.append(keras.Model(model.inputs[0], model.outputs[0], name=f"member_seed{seed}"))
+        if len(model.inputs) != 1:
+            raise ZooError(f"{task.name}/{variant_name} takes {len(model.inputs)} inputs: only single-input "
+                           "models can be ensembled")
+        model.name = f"member_seed{seed}"  # the members share their variant's name; layer names must differ
+        members.append(model)
         member_cards.append({"seed": seed, "test_metrics": card["test_metrics"], "model": str(paths["model"])})
 
     first = members[0].inputs[0]
     inputs = keras.Input(shape=first.shape[1:], dtype=first.dtype, name=first.name)
-    output_name = members[0].layers[-1].name  # the members' output name, so metric names stay the same
-    outputs = layers.Average(name=output_name)([member(inputs) for member in members])
+    predictions = [member(inputs) for member in members]
+    if isinstance(predictions[0], dict):  # a multi-output model (colored_usps): average each output
+        outputs = {name: layers.Average(name=name)([p[name] for p in predictions]) for name in predictions[0]}
+    else:  # named as the members' output, so that metric names stay the same
+        outputs = layers.Average(name=members[0].layers[-1].name)(predictions)
     model = compile_model(keras.Model(inputs, outputs, name=f"{task.name}_ensemble"), spec.recipe)
 
     splits = task.load_for(variant_name, data_dir=data_dir)
