@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -146,7 +145,7 @@ def retrain_best(tuner, task_name, splits, args) -> dict:
     import keras
 
     from tuning.spaces import OBJECTIVES, build
-    from zoo.training import compile_model, environment, evaluate_model, feed, steps, validation_data
+    from zoo.training import compile_model, evaluate_model, feed, run_record, steps, validation_data
 
     completed = [t for t in tuner.oracle.get_best_trials(1) if t.score is not None]
     if not completed:
@@ -162,11 +161,9 @@ def retrain_best(tuner, task_name, splits, args) -> dict:
               callbacks=recipe.callbacks(), verbose=0)
     paths = artifacts.output_paths(args.out, task_name, "searched", "")
     card = {"task": task_name, "variant": "searched", "base_variant": OBJECTIVES[task_name][2], "search": vars(args),
-            "hyperparameters": {k: v for k, v in best.values.items()}, "params": model.count_params(),
-            "recipe": {**recipe.describe(), "epochs": epochs, "seed": args.seed},
-            "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
-            "fit_seconds": round(time.perf_counter() - start, 2), "test_metrics": evaluate_model(model, splits),
-            "environment": environment(), "command": " ".join(sys.argv), "status": "ok"}
+            "hyperparameters": dict(best.values), "recipe": {**recipe.describe(), "epochs": epochs, "seed": args.seed},
+            "fit_seconds": round(time.perf_counter() - start, 2), **run_record(model, splits),
+            "test_metrics": evaluate_model(model, splits), "status": "ok"}
     artifacts.save_model(model, paths["model"])
     artifacts.write_json(paths["card"], card)
     return card

@@ -4,21 +4,21 @@ A deep ensemble (Lakshminarayanan et al., 2017): members trained independently (
 initialization, shuffling and augmentation) make partly different mistakes, so the mean
 of their class probabilities is more accurate than a typical member. Each member is an
 ordinary ``zoo.fit`` run (card, resume) in ``OUT/TASK-ensemble/seedN/``, reused when its
-model and card exist (git keeps the members' cards, not their weights, which the ensemble holds); the ensemble is one functional model over the same raw inputs whose output
-is the ``Average`` of the members' outputs, saved as ``OUT/TASK-ensemble.keras`` + card.
+model and card exist (git keeps the members' cards, not their weights, which the ensemble
+holds); the ensemble is one functional model over the same raw inputs whose output is the
+``Average`` of the members' outputs, saved as ``OUT/TASK-ensemble.keras`` + card.
 
 Single-input variants whose outputs can be averaged (class probabilities, point
-predictions; each output of a multi-output model) qualify: not the gaussian regressor (its sigma would be averaged, not mixed), not tasks whose data changes with
-the seed (mnist_pairs rounds).
+predictions; each output of a multi-output model) qualify: not the gaussian regressor
+(its sigma would be averaged, not mixed), not tasks whose data changes with the seed
+(mnist_pairs rounds).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 from zoo.cli import run
@@ -33,7 +33,7 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
     from zoo import artifacts
     from zoo.losses import GaussianNLL
     from zoo.registry import get_task
-    from zoo.training import compile_model, environment, evaluate_model, fit
+    from zoo.training import compile_model, evaluate_model, fit_unless_done, run_record
 
     task = get_task(task_name)
     variant_name, spec = task.variant(variant)
@@ -48,22 +48,16 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
     out = Path(out_dir)
     members, member_cards = [], []
     for seed in seeds:
-        folder = out / f"{task.name}-ensemble" / f"seed{seed}"
-        paths = artifacts.output_paths(folder, task.name, variant_name, task.default)
-        if paths["card"].exists() and paths["model"].exists():
-            print(f"member seed {seed}: trained before, {paths['model']}")
-            card = json.loads(paths["card"].read_text())
-        else:
-            print(f"member seed {seed}: training…", flush=True)
-            card = fit(task.name, variant_name, seed=seed, epochs=epochs, data_dir=data_dir, out_dir=folder,
-                       verbose=verbose, command=command)
-        model = keras.saving.load_model(paths["model"])
+        card, model_path = fit_unless_done(f"member seed {seed}", task.name, variant_name,
+                                           out / f"{task.name}-ensemble" / f"seed{seed}", seed=seed, epochs=epochs,
+                                           data_dir=data_dir, verbose=verbose, command=command)
+        model = keras.saving.load_model(model_path)
         if len(model.inputs) != 1:
             raise ZooError(f"{task.name}/{variant_name} takes {len(model.inputs)} inputs: only single-input "
                            "models can be ensembled")
         model.name = f"member_seed{seed}"  # the members share their variant's name; layer names must differ
         members.append(model)
-        member_cards.append({"seed": seed, "test_metrics": card["test_metrics"], "model": str(paths["model"])})
+        member_cards.append({"seed": seed, "test_metrics": card["test_metrics"], "model": str(model_path)})
 
     first = members[0].inputs[0]
     inputs = keras.Input(shape=first.shape[1:], dtype=first.dtype, name=first.name)
@@ -82,12 +76,8 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
         "reference": spec.reference or task.reference,
         "recipe": {**spec.recipe.describe(), "epochs": epochs or spec.recipe.epochs, "batch_size": batch_size,
                    "seed": seeds[0], "seeds": list(seeds)},
-        "params": model.count_params(),
-        "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
         "members": member_cards,
-        "environment": environment(),
-        "command": command or " ".join(sys.argv),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **run_record(model, splits, command),
         "test_metrics": evaluate_model(model, splits, batch_size, spec.extra_metrics),
         "status": "ok",
     }

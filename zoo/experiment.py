@@ -32,26 +32,25 @@ def trained(task_name, variant, seed, out: Path, data_dir=None, config: str = ""
     :func:`zoo.training.fit`); a diverged fit gives its ``failed`` card instead of stopping the study.
     """
     from data_prep.errors import ZooError
-    from zoo.training import fit
+    from zoo.training import fit_unless_done
 
     task = get_task(task_name)
     folder = out / "models" / config / f"seed{seed}" if config else out / "models" / f"seed{seed}"
     paths = artifacts.output_paths(folder, task.name, variant, task.default)
     failed = paths["card"].with_suffix(".failed.json")
-    for done in (paths["card"], failed):
-        if done.exists():
-            print(f"{task_name}/{variant} {config} seed {seed}: done before, reading its card")
-            return json.loads(done.read_text()), paths["model"]
-    print(f"{task_name}/{variant} {config} seed {seed}: training…", flush=True)
+    label = f"{task_name}/{variant} {config} seed {seed}"
+    if failed.exists():
+        print(f"{label}: diverged before, reading its card")
+        return json.loads(failed.read_text()), paths["model"]
     try:
-        card = fit(task_name, variant, seed=seed, epochs=EPOCHS or epochs, data_dir=data_dir, out_dir=folder,
-                   folds=0, verbose=0, recipe_overrides=recipe_overrides, build_overrides=build_overrides)
+        return fit_unless_done(label, task_name, variant, folder, seed=seed, epochs=EPOCHS or epochs,
+                               data_dir=data_dir, folds=0, verbose=0, recipe_overrides=recipe_overrides,
+                               build_overrides=build_overrides)
     except ZooError as error:
         if not failed.exists():
             raise
         print(f"  {error}")
         return json.loads(failed.read_text()), paths["model"]
-    return card, paths["model"]
 
 
 def diverged(card: dict) -> float:

@@ -132,12 +132,8 @@ def fit(
         "recipe": {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed, "folds": folds,
                    "dtype_policy": mixed_precision or keras.config.dtype_policy().name,
                    "jit_compile": jit_compile},
-        "params": model.count_params(),
-        "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
         "epochs_run": len(log), "fit_seconds": round(seconds, 2),
-        "environment": environment(),
-        "command": command or " ".join(sys.argv),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **run_record(model, splits, command),
     }
     if recipe_overrides or build_overrides:
         card["overrides"] = {k: {n: _name_of(v) for n, v in d.items()} for k, d in overrides.items()}
@@ -270,6 +266,29 @@ def _best_so_far(history_log: Path, recipe):
     if recipe.monitor not in log or log.empty:
         return None
     return float(log[recipe.monitor].iloc[_best_epoch(log, recipe)])
+
+
+def run_record(model, splits, command: str | None = None) -> dict:
+    """The card fields every saved model carries: its size, its data, where and how it was made."""
+    return {
+        "params": model.count_params(),
+        "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
+        "environment": environment(),
+        "command": command or " ".join(sys.argv),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def fit_unless_done(label: str, task_name: str, variant: str | None, out_dir, **fit_args) -> tuple[dict, Path]:
+    """(card, model path) of this fit in ``out_dir``: read back when its card and model are there,
+    else trained with :func:`fit` (``fit_args``: its keyword arguments, ``seed`` included)."""
+    task = get_task(task_name)
+    paths = artifacts.output_paths(out_dir, task.name, variant, task.default)
+    if paths["card"].exists() and paths["model"].exists():
+        print(f"{label}: trained before, reading its card")
+        return json.loads(paths["card"].read_text()), paths["model"]
+    print(f"{label}: training…", flush=True)
+    return fit(task_name, variant, out_dir=out_dir, **fit_args), paths["model"]
 
 
 def environment() -> dict:
