@@ -59,6 +59,71 @@ def test_time_penalty_is_added_to_the_objective(tmp_path, capsys):
     assert row["objective"] == pytest.approx(row["fold_1"] + 100 * row["seconds"] / 60, rel=1e-3)
 
 
+def test_accuracy_objective_is_maximized_and_retrained_over_seeds(tmp_path, capsys):
+    code, _, err = run_search(capsys, tmp_path, "--max-trials", "2", "--objective", "val_accuracy",
+                              "--time-penalty", "0.5", "--retrain-seeds", "0", "1")
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "runs" / "two_spirals" / "trials.csv")
+    # an accuracy is maximized: the time penalty is subtracted, and the best trial has the highest objective
+    np.testing.assert_allclose(table["objective"], table["fold_1"] - 0.5 * table["seconds"] / 60, rtol=1e-3)
+    assert table["fold_1"].between(0, 1).all()
+    card = json.loads((tmp_path / "models" / "two_spirals-searched.json").read_text())
+    best = table.loc[table["objective"].idxmax()]
+    assert card["hyperparameters"]["units"] == best["units"] and card["hyperparameters"]["layers"] == best["layers"]
+    accuracies = [r["test_metrics"]["accuracy"] for r in card["retrain_rounds"]]
+    assert [r["seed"] for r in card["retrain_rounds"]] == [0, 1]
+    assert card["test_metrics"]["accuracy"] == accuracies[0]  # the saved model is the first seed's
+    assert card["test_metrics_over_seeds"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+
+
+def test_a_fresh_search_starts_from_the_spaces_defaults(tmp_path, capsys):
+    import keras_tuner as kt
+
+    from data_prep.generated import load_two_spirals
+    from tuning.spaces import build
+
+    space = kt.HyperParameters()
+    build("two_spirals", space, load_two_spirals())
+    code, _, err = run_search(capsys, tmp_path, "--max-trials", "2")
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "runs" / "two_spirals" / "trials.csv")
+    first, second = table.iloc[0], table.iloc[1]
+    assert {name: first[name] for name in space.values} == pytest.approx(space.values)
+    assert {name: second[name] for name in space.values} != {name: first[name] for name in space.values}
+
+    # Hyperband: each bracket's first trial is the defaults, at that bracket's budget
+    code, _, err = call_main(search.main, ["two_spirals", "--tuner", "hyperband", "--max-epochs", "4", "--factor", "2",
+                                           "--directory", str(tmp_path / "hb"), "--out", str(tmp_path / "models")],
+                             capsys)
+    assert code == 0, err
+    table = pd.read_csv(tmp_path / "hb" / "two_spirals" / "trials.csv")
+    starts = table.groupby("tuner/bracket", sort=False).head(1)
+    assert len(starts) == 3 and sorted(starts["tuner/epochs"]) == [1, 2, 4]
+    for _, row in starts.iterrows():
+        assert {name: row[name] for name in space.values} == pytest.approx(space.values)
+    others = table[(table["tuner/round"] == 0)].drop(starts.index)
+    assert not any({name: row[name] for name in space.values} == space.values for _, row in others.iterrows())
+
+
+def test_the_usps_space_defaults_are_the_default_recipe():
+    import keras_tuner as kt
+
+    from tuning.spaces import build
+    from zoo.registry import get_task
+
+    space = kt.HyperParameters()
+    model, recipe = build("usps", space, None)
+    default = get_task("usps").variants["default"]
+    assert model.count_params() == default.build(None).count_params()
+    assert (recipe.learning_rate, recipe.batch_size) == (default.recipe.learning_rate, default.recipe.batch_size)
+
+
+def test_an_objective_the_training_does_not_record_is_refused_before_searching(tmp_path, capsys):
+    code, _, err = run_search(capsys, tmp_path, "--objective", "val_auc")
+    assert code == 2 and "val_auc" in err and "val_accuracy" in err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_the_mnist_space_detects_vanishing_feature_maps_before_training():
     import keras_tuner as kt
 

@@ -2,17 +2,22 @@
 ``python -m tuning.search TASK --tuner {hyperband,random,bayesian} …``.
 
 - Objective: the mean over K folds (scikit-learn ``KFold`` on train + validation; K=1: the
-  task's own validation split) of each fold's best validation loss, plus
-  ``--time-penalty`` x the trial's training minutes (seed 001 §3.1).
+  task's own validation split) of each fold's best validation loss (or ``--objective``, e.g.
+  ``val_accuracy``, maximized), made worse by ``--time-penalty`` x the trial's training
+  minutes (seed 001 §3.1).
 - Pruning: hyper-parameters whose feature maps vanish are detected while building, before
   any training, and the trial is recorded as ``invalid`` (KerasTuner's FailedTrialError),
-  never a crash; a trial whose completed folds average more than ``--prune-factor`` x the
+  never a crash; a trial whose completed folds average ``--prune-factor`` times worse than the
   best objective so far stops there and is recorded as ``pruned`` (seed 001 §2.2).
+- The first trial of a fresh search (Hyperband: of each bracket) takes the space's defaults
+  (for usps: the hand-made ``default`` recipe), so the search starts from what it has to beat.
 - Resume: rerunning the same command continues in ``--directory`` (``overwrite=False``):
   finished trials are not redone.
 - Output in ``--directory``/TASK: ``trials.csv`` (a row a trial: hyper-parameters, per-fold
-  losses, objective, status, seconds), ``objective.png``, and the best hyper-parameters
-  retrained on the training split, saved as ``TASK-searched.keras`` + card (``--out``).
+  values, objective, status, seconds), ``objective.png``, and the best hyper-parameters
+  retrained on the training split, saved as ``TASK-searched.keras`` + card (``--out``);
+  ``--retrain-seeds 0 1 2`` retrains with each seed and gives the test metrics' mean and
+  spread in the card (the model of the first seed is saved), for a fair comparison.
 - Distributed (KerasTuner's own engine): ``--chief`` runs the oracle on
   ``--oracle-address``, ``--worker N`` runs trials for it; they share ``--directory``.
 """
@@ -33,17 +38,40 @@ from zoo import artifacts
 from zoo.cli import positive_int, run
 
 
+def objective_of(task_name, args) -> tuple[str, str]:
+    """(history metric, "min" or "max"): the task's default, or ``--objective`` (a loss or
+    error is minimized, anything else maximized)."""
+    from tuning.spaces import OBJECTIVES
+    from zoo.registry import get_task
+
+    if not args.objective:
+        return OBJECTIVES[task_name][:2]
+    metrics = get_task(task_name).variants[OBJECTIVES[task_name][2]].recipe.metrics
+    names = ["loss"] + [m for m in (metrics if isinstance(metrics, (list, tuple)) else []) if isinstance(m, str)]
+    known = [f"val_{m}" for m in names] + names
+    if args.objective not in known:
+        raise ZooError(f"--objective {args.objective}: {task_name} trainings record {', '.join(known)}; "
+                       f"pick one of them")
+    return args.objective, "min" if ("loss" in args.objective or "error" in args.objective) else "max"
+
+
+def far_worse(value, best, direction, factor) -> bool:
+    """``value`` is ``factor`` times worse than ``best`` (larger for "min", smaller for "max")."""
+    return value > factor * best if direction == "min" else value * factor < best
+
+
 def make_tuner(kind, task_name, splits, args):
     import keras
     import keras_tuner as kt
     from sklearn.model_selection import KFold
 
     from data_prep.splits import concat, take
-    from tuning.spaces import OBJECTIVES, InvalidArchitecture, build
+    from tuning.spaces import InvalidArchitecture, build
     from zoo.training import compile_model, feed, steps, validation_data
 
     base = {"hyperband": kt.Hyperband, "random": kt.RandomSearch, "bayesian": kt.BayesianOptimization}[kind]
-    metric, direction, _ = OBJECTIVES[task_name]
+    metric, direction = objective_of(task_name, args)
+    sign = 1 if direction == "min" else -1
     results = Path(args.directory) / task_name / "trial_results"
 
     class CrossValidated(base):
@@ -73,14 +101,14 @@ def make_tuner(kind, task_name, splits, args):
                     best = self.oracle.get_best_trials(1)
                     best_score = best[0].score if best and best[0].score is not None else None
                     if (best_score is not None and k + 1 < len(folds)
-                            and np.mean(losses) > args.prune_factor * best_score):
+                            and far_worse(np.mean(losses), best_score, direction, args.prune_factor)):
                         status = f"pruned after fold {k + 1}"
                         break
             except InvalidArchitecture as err:
                 self._record(trial, hp, [], None, f"invalid: {err}", time.perf_counter() - start)
                 raise kt.errors.FailedTrialError(f"invalid architecture: {err}") from None
             seconds = round(time.perf_counter() - start, 3)
-            objective = float(np.mean(losses)) + args.time_penalty * seconds / 60
+            objective = float(np.mean(losses)) + sign * args.time_penalty * seconds / 60
             self._record(trial, hp, losses, objective, status, seconds)
             return {"objective": objective}
 
@@ -101,10 +129,49 @@ def make_tuner(kind, task_name, splits, args):
                    hyperparameters=space,
                    overwrite=False, seed=args.seed, max_retries_per_trial=0, max_consecutive_failed_trials=50)
     if kind == "hyperband":
-        options.update(max_epochs=args.max_epochs, factor=3, hyperband_iterations=1)
+        options.update(max_epochs=args.max_epochs, factor=args.factor, hyperband_iterations=1)
     else:
         options.update(max_trials=args.max_trials)
-    return CrossValidated(hypermodel=None, **options)
+    tuner = CrossValidated(hypermodel=None, **options)
+    start_from_defaults(tuner.oracle)
+    return tuner
+
+
+def start_from_defaults(oracle):
+    """The first trial of a fresh search, and with Hyperband the first of each bracket, takes
+    every hyper-parameter's default (for usps: the hand-made recipe), so the search is judged
+    against what it has to beat at every budget, as Optuna's ``enqueue_trial`` allows; the
+    other trials draw as the tuner does. KerasTuner has no public hook for this: its oracles
+    draw new values in ``_random_values`` (Hyperband: called from ``_random_trial``). In a
+    distributed search only the chief holds the oracle; workers ask it over gRPC."""
+    import keras_tuner as kt
+
+    if not isinstance(oracle, kt.Oracle):
+        return  # a distributed worker's client: the chief's oracle draws every trial
+    draw = oracle._random_values
+    pending = {"defaults": not oracle.trials}  # a resumed search has trials already
+
+    def defaults_when_pending():
+        if not pending["defaults"]:
+            return draw()
+        pending["defaults"] = False
+        values = kt.HyperParameters()
+        for hp in oracle.hyperparameters.space:
+            values.merge([hp])
+            if values.is_active(hp):
+                values.values[hp.name] = hp.default
+        return values.values
+
+    oracle._random_values = defaults_when_pending
+    if hasattr(oracle, "_random_trial"):
+        random_trial = oracle._random_trial
+
+        def bracket_starts_from_defaults(trial_id, bracket):
+            if not bracket["rounds"][0]:  # the bracket's first trial
+                pending["defaults"] = True
+            return random_trial(trial_id, bracket)
+
+        oracle._random_trial = bracket_starts_from_defaults
 
 
 def _with(splits, x_train, y_train, x_val, y_val):
@@ -124,24 +191,26 @@ def collect_table(directory: Path) -> Path:
     return table
 
 
-def plot_objective(table: Path, target: Path, title: str):
+def plot_objective(table: Path, target: Path, title: str, metric="val_loss", direction="min"):
     from zoo.experiment import _plt
 
     frame = pd.read_csv(table)
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4))
     done = frame[frame["objective"].notna()]
+    best = done["objective"].cummin() if direction == "min" else done["objective"].cummax()
     ax.scatter(pd.to_numeric(done["trial"]), done["objective"], s=14, label="trial")
-    ax.plot(pd.to_numeric(done["trial"]), done["objective"].cummin(), "k-", lw=1, label="best so far")
-    ax.set(xlabel="trial", ylabel="objective (mean fold validation loss)", yscale="log", title=title)
+    ax.plot(pd.to_numeric(done["trial"]), best, "k-", lw=1, label="best so far")
+    ax.set(xlabel="trial", ylabel=f"objective (mean fold {metric})", title=title,
+           yscale="log" if direction == "min" else "linear")
     ax.legend()
     artifacts.save_figure(fig, target)
     plt.close("all")
 
 
 def retrain_best(tuner, task_name, splits, args) -> dict:
-    """The best hyper-parameters trained on the training split, evaluated on the test split,
-    saved like ``zoo.fit`` saves (model + card)."""
+    """The best hyper-parameters trained on the training split (once per ``--retrain-seeds``),
+    evaluated on the test split; the first seed's model saved like ``zoo.fit`` saves (model + card)."""
     import keras
 
     from tuning.spaces import OBJECTIVES, build
@@ -152,19 +221,32 @@ def retrain_best(tuner, task_name, splits, args) -> dict:
         raise ZooError("no trial completed (all invalid or failed): nothing to retrain; see trials.csv")
     best = completed[0].hyperparameters
     epochs = args.retrain_epochs or best.values.get("tuner/epochs", args.max_epochs)
-    keras.utils.set_random_seed(args.seed)
-    model, recipe = build(task_name, best, splits)
-    compile_model(model, recipe, steps(splits.x_train, recipe.batch_size), epochs)
-    start = time.perf_counter()
-    model.fit(**feed(splits.x_train, splits.y_train, recipe.batch_size, shuffle=True, seed=args.seed),
-              validation_data=validation_data(splits.x_val, splits.y_val), epochs=epochs,
-              callbacks=recipe.callbacks(), verbose=0)
+    rounds = []
+    for seed in args.retrain_seeds or [args.seed]:
+        keras.utils.set_random_seed(seed)
+        model, recipe = build(task_name, best, splits)
+        compile_model(model, recipe, steps(splits.x_train, recipe.batch_size), epochs)
+        start = time.perf_counter()
+        model.fit(**feed(splits.x_train, splits.y_train, recipe.batch_size, shuffle=True, seed=seed),
+                  validation_data=validation_data(splits.x_val, splits.y_val), epochs=epochs,
+                  callbacks=recipe.callbacks(), verbose=0)
+        rounds.append({"seed": seed, "fit_seconds": round(time.perf_counter() - start, 2),
+                       "test_metrics": evaluate_model(model, splits)})
+        print(f"retrained with seed {seed}: test {rounds[-1]['test_metrics']}")
+        if len(rounds) == 1:
+            first = model
     paths = artifacts.output_paths(args.out, task_name, "searched", "")
     card = {"task": task_name, "variant": "searched", "base_variant": OBJECTIVES[task_name][2], "search": vars(args),
-            "hyperparameters": dict(best.values), "recipe": {**recipe.describe(), "epochs": epochs, "seed": args.seed},
-            "fit_seconds": round(time.perf_counter() - start, 2), **run_record(model, splits),
-            "test_metrics": evaluate_model(model, splits), "status": "ok"}
-    artifacts.save_model(model, paths["model"])
+            "hyperparameters": dict(best.values),
+            "recipe": {**recipe.describe(), "epochs": epochs, "seed": rounds[0]["seed"]},
+            "fit_seconds": rounds[0]["fit_seconds"], **run_record(first, splits),
+            "test_metrics": rounds[0]["test_metrics"], "status": "ok"}
+    if len(rounds) > 1:
+        card["retrain_rounds"] = rounds
+        card["test_metrics_over_seeds"] = {
+            name: {"mean": float(np.mean(values)), "std": float(np.std(values))}
+            for name, values in pd.DataFrame([r["test_metrics"] for r in rounds]).items()}
+    artifacts.save_model(first, paths["model"])
     artifacts.write_json(paths["card"], card)
     return card
 
@@ -179,10 +261,16 @@ def main(argv=None) -> int:
     p.add_argument("--max-epochs", type=positive_int, default=20, help="epochs of a trial (hyperband: the most)")
     p.add_argument("--retrain-epochs", type=positive_int,
                    help="epochs of the final fit of the best hyper-parameters (default: its trial's epochs)")
+    p.add_argument("--retrain-seeds", type=int, nargs="+",
+                   help="retrain the best once per seed; the card gives the test metrics' mean and std "
+                        "(default: --seed only)")
+    p.add_argument("--objective", help="history metric to optimize, e.g. val_accuracy (default: the task's, "
+                                       "val_loss); losses and errors are minimized, the rest maximized")
+    p.add_argument("--factor", type=int, default=3, help="hyperband: keep 1/factor of the trials a round (default 3)")
     p.add_argument("--folds", type=positive_int, default=1, help="K-fold CV inside a trial (default 1: no CV)")
     p.add_argument("--time-penalty", type=float, default=0.0, help="added to the objective per training minute")
     p.add_argument("--prune-factor", type=float, default=3.0,
-                   help="stop a trial whose completed folds average more than this x the best objective")
+                   help="stop a trial whose completed folds average this many times worse than the best objective")
     p.add_argument("--directory", default="tuning_runs", help="search state and results (default tuning_runs/)")
     p.add_argument("--out", default="saved_models", help="where the retrained best model goes")
     p.add_argument("--seed", type=int, default=0)
@@ -192,6 +280,8 @@ def main(argv=None) -> int:
     role.add_argument("--worker", type=int, help="distributed: run trials as worker N")
     p.add_argument("--oracle-address", default="127.0.0.1:8000", help="distributed: IP:PORT of the chief")
     args = p.parse_args(argv)
+    if args.factor < 2:
+        p.error(f"--factor {args.factor}: hyperband keeps 1/factor of the trials a round; use 2 or more")
     if args.chief or args.worker is not None:
         ip, port = args.oracle_address.rsplit(":", 1)
         os.environ.update(KERASTUNER_TUNER_ID="chief" if args.chief else f"tuner{args.worker}",
@@ -201,12 +291,13 @@ def main(argv=None) -> int:
 
     splits = get_task(args.task).load(data_dir=args.data_dir)
     print(splits.describe())
+    metric, direction = objective_of(args.task, args)
     tuner = make_tuner(args.tuner, args.task, splits, args)
     tuner.search(verbose=0)
     if args.worker is not None:
         return 0
     table = collect_table(Path(args.directory) / args.task)
-    plot_objective(table, table.with_name("objective.png"), f"{args.task}: {args.tuner} search")
+    plot_objective(table, table.with_name("objective.png"), f"{args.task}: {args.tuner} search", metric, direction)
     frame = pd.read_csv(table)
     print(frame.drop(columns=[c for c in frame.columns if c.startswith("tuner/")]).to_string(index=False))
     if not args.chief:

@@ -59,13 +59,15 @@ def house_prices(hp, splits):
 def usps(hp, splits):
     from zoo.tasks.usps import usps_default
 
-    base = hp.Choice("base_channels", [16, 32, 48])
-    widths = tuple(base * 2**i for i in range(hp.Int("blocks", 2, 3)))
-    model = usps_default(splits, widths=widths, augment=hp.Float("augment", 0.5, 1.5),
-                         dropout=hp.Float("block_dropout", 0.0, 0.4), dense_dropout=hp.Float("dense_dropout", 0.0, 0.6))
+    # The defaults are the hand-made `default` recipe: a search's first trial (see tuning.search).
+    base = hp.Choice("base_channels", [16, 32, 48], default=32)
+    widths = tuple(base * 2**i for i in range(hp.Int("blocks", 2, 3, default=3)))
+    model = usps_default(splits, widths=widths, augment=hp.Float("augment", 0.5, 1.5, default=1.0),
+                         dropout=hp.Float("block_dropout", 0.0, 0.4, default=0.2),
+                         dense_dropout=hp.Float("dense_dropout", 0.0, 0.6, default=0.4))
     return model, {
-        "learning_rate": hp.Float("learning_rate", 3e-4, 5e-3, sampling="log"),
-        "batch_size": hp.Choice("batch_size", [32, 64, 128])}
+        "learning_rate": hp.Float("learning_rate", 3e-4, 5e-3, sampling="log", default=2e-3),
+        "batch_size": hp.Choice("batch_size", [32, 64, 128], default=64)}
 
 
 def mnist(hp, splits):
