@@ -74,6 +74,12 @@ def test_accuracy_objective_is_maximized_and_retrained_over_seeds(tmp_path, caps
     assert [r["seed"] for r in card["retrain_rounds"]] == [0, 1]
     assert card["test_metrics"]["accuracy"] == accuracies[0]  # the saved model is the first seed's
     assert card["test_metrics_over_seeds"]["accuracy"]["mean"] == pytest.approx(np.mean(accuracies))
+    # trained as zoo.fit trains the base variant: its best epoch by validation loss is kept
+    assert card["base_variant"] == "mlp" and card["recipe"]["keep_best"] == "val_loss" and 1 <= card["best_epoch"] <= 2
+    assert card["command"].startswith("python -m tuning.search two_spirals")
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == [  # the other seeds leave nothing behind
+        "two_spirals-searched.curves.png", "two_spirals-searched.history.csv",
+        "two_spirals-searched.json", "two_spirals-searched.keras"]
 
 
 def test_a_fresh_search_starts_from_the_spaces_defaults(tmp_path, capsys):

@@ -25,8 +25,11 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -208,46 +211,45 @@ def plot_objective(table: Path, target: Path, title: str, metric="val_loss", dir
     plt.close("all")
 
 
-def retrain_best(tuner, task_name, splits, args) -> dict:
-    """The best hyper-parameters trained on the training split (once per ``--retrain-seeds``),
-    evaluated on the test split; the first seed's model saved like ``zoo.fit`` saves (model + card)."""
-    import keras
+def retrain_best(tuner, task_name, splits, args, command: str) -> dict:
+    """The best hyper-parameters trained as ``zoo.fit`` trains its base variant (same callbacks,
+    best epoch kept by the same validation metric, resumable), once per ``--retrain-seeds``,
+    and evaluated on the test split; the first seed's model is saved with its card."""
+    import tempfile
 
     from tuning.spaces import OBJECTIVES, build
-    from zoo.training import compile_model, evaluate_model, feed, run_record, steps, validation_data
+    from zoo.registry import Variant, get_task
+    from zoo.training import fit
 
     completed = [t for t in tuner.oracle.get_best_trials(1) if t.score is not None]
     if not completed:
         raise ZooError("no trial completed (all invalid or failed): nothing to retrain; see trials.csv")
     best = completed[0].hyperparameters
+    base_variant = OBJECTIVES[task_name][2]
+    base_recipe = get_task(task_name).variants[base_variant].recipe
+    recipe = dataclasses.replace(build(task_name, best, splits)[1], monitor=base_recipe.monitor, mode=base_recipe.mode)
+    searched = Variant(lambda data: build(task_name, best, data)[0], recipe,
+                       description=f"{args.tuner} search over {task_name}'s space: {json.dumps(dict(best.values))}")
     epochs = args.retrain_epochs or best.values.get("tuner/epochs", args.max_epochs)
-    rounds = []
-    for seed in args.retrain_seeds or [args.seed]:
-        keras.utils.set_random_seed(seed)
-        model, recipe = build(task_name, best, splits)
-        compile_model(model, recipe, steps(splits.x_train, recipe.batch_size), epochs)
-        start = time.perf_counter()
-        model.fit(**feed(splits.x_train, splits.y_train, recipe.batch_size, shuffle=True, seed=seed),
-                  validation_data=validation_data(splits.x_val, splits.y_val), epochs=epochs,
-                  callbacks=recipe.callbacks(), verbose=0)
-        rounds.append({"seed": seed, "fit_seconds": round(time.perf_counter() - start, 2),
-                       "test_metrics": evaluate_model(model, splits)})
-        print(f"retrained with seed {seed}: test {rounds[-1]['test_metrics']}")
-        if len(rounds) == 1:
-            first = model
-    paths = artifacts.output_paths(args.out, task_name, "searched", "")
-    card = {"task": task_name, "variant": "searched", "base_variant": OBJECTIVES[task_name][2], "search": vars(args),
-            "hyperparameters": dict(best.values),
-            "recipe": {**recipe.describe(), "epochs": epochs, "seed": rounds[0]["seed"]},
-            "fit_seconds": rounds[0]["fit_seconds"], **run_record(first, splits),
-            "test_metrics": rounds[0]["test_metrics"], "status": "ok"}
+    seeds = args.retrain_seeds or [args.seed]
+    rounds, card = [], None
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    for seed in seeds:
+        with tempfile.TemporaryDirectory(dir=args.out, prefix=".other-seed-") as scratch:
+            out = args.out if seed == seeds[0] else scratch  # one model saved; the others give their figures
+            result = fit(task_name, "searched", epochs=epochs, seed=seed, data_dir=args.data_dir, out_dir=out,
+                         verbose=0, command=command, spec=searched)
+        rounds.append({"seed": seed, "fit_seconds": result["fit_seconds"], "test_metrics": result["test_metrics"]})
+        print(f"retrained with seed {seed}: test {result['test_metrics']}")
+        card = card or result
+    paths = card.pop("paths")
+    card.update(base_variant=base_variant, search=vars(args), hyperparameters=dict(best.values))
     if len(rounds) > 1:
         card["retrain_rounds"] = rounds
         card["test_metrics_over_seeds"] = {
             name: {"mean": float(np.mean(values)), "std": float(np.std(values))}
             for name, values in pd.DataFrame([r["test_metrics"] for r in rounds]).items()}
-    artifacts.save_model(first, paths["model"])
-    artifacts.write_json(paths["card"], card)
+    artifacts.write_json(Path(paths["card"]), card)
     return card
 
 
@@ -301,7 +303,8 @@ def main(argv=None) -> int:
     frame = pd.read_csv(table)
     print(frame.drop(columns=[c for c in frame.columns if c.startswith("tuner/")]).to_string(index=False))
     if not args.chief:
-        card = retrain_best(tuner, args.task, splits, args)
+        card = retrain_best(tuner, args.task, splits, args,
+                            "python -m tuning.search " + shlex.join(sys.argv[1:] if argv is None else argv))
         print(f"best hyper-parameters: {json.dumps(card['hyperparameters'])}")
         print(f"retrained: test {card['test_metrics']} -> {Path(args.out) / (args.task + '-searched.keras')}")
     return 0

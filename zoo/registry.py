@@ -107,7 +107,9 @@ class Task:
 
     def load_for(self, variant: str | None, data_dir=None, seed: int = 0) -> Splits:
         """The data a variant trains and is evaluated on (``seed``: the round, if data_per_seed)."""
-        spec = self.variant(variant)[1]
+        return self.load_with(self.variant(variant)[1], data_dir, seed)
+
+    def load_with(self, spec: Variant, data_dir=None, seed: int = 0) -> Splits:
         load = spec.load or self.load
         return load(data_dir=data_dir, seed=seed) if self.data_per_seed else load(data_dir=data_dir)
 

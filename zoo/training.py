@@ -22,7 +22,7 @@ from data_prep.errors import ZooError
 from data_prep.splits import concat, length, take
 from zoo import artifacts
 from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_history
-from zoo.registry import get_task
+from zoo.registry import Variant, get_task
 
 
 def compile_model(model, recipe, steps_per_epoch=1, epochs=None, jit_compile="auto"):
@@ -69,6 +69,7 @@ def fit(
     build_overrides: dict | None = None,
     mixed_precision: str | None = None,
     jit_compile="auto",
+    spec: Variant | None = None,
 ) -> dict:
     """Train, evaluate on the test split, save atomically; return the card.
 
@@ -79,9 +80,11 @@ def fit(
     ``{"activation": "tanh"}``; the card records them. ``mixed_precision`` names a Keras
     dtype policy (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on recent CPUs/TPUs);
     ``jit_compile`` is passed to ``model.compile`` (``"auto"``: XLA on JAX and on TF with a GPU).
+    ``spec``: a variant made outside the registry (a searched one), saved under the name ``variant``.
     """
     task = get_task(task_name)
-    variant_name, spec = task.variant(variant)
+    unregistered = spec is not None
+    variant_name, spec = (variant, spec) if unregistered else task.variant(variant)
     if recipe_overrides or build_overrides:
         spec = dataclasses.replace(spec, recipe=dataclasses.replace(spec.recipe, **(recipe_overrides or {})),
                                    build=functools.partial(spec.build, **(build_overrides or {})))
@@ -90,7 +93,7 @@ def fit(
     batch_size = recipe.batch_size if batch_size is None else batch_size
     paths = artifacts.output_paths(out_dir, task.name, variant_name, task.default)
 
-    splits = task.load_for(variant_name, data_dir=data_dir, seed=seed)
+    splits = task.load_with(spec, data_dir=data_dir, seed=seed)
     print(splits.describe())
     folds = recipe.folds if folds is None else folds
     cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
@@ -104,6 +107,7 @@ def fit(
         "task": task.name, "variant": variant_name, "epochs": epochs, "batch_size": batch_size, "seed": seed,
         **({"overrides": repr(overrides)} if recipe_overrides or build_overrides else {}),
         **({"mixed_precision": mixed_precision} if mixed_precision else {}),
+        **({"spec": spec.description} if unregistered else {}),
     })
     history_log = work / "history.csv"
     best_weights = work / "best.weights.h5"
@@ -158,6 +162,8 @@ def fit(
     plot_curves(log, paths["curves"], title=f"{task.name} / {variant_name}")
     artifacts.write_json(paths["card"], card)
     shutil.rmtree(work, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        work.parent.rmdir()  # the checkpoints folder, when no other fit is unfinished
     return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
 
 
