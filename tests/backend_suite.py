@@ -1,7 +1,7 @@
 """Run under one backend (KERAS_BACKEND=jax|torch|tensorflow) by tests/test_backends.py.
 
-``python tests/backend_suite.py variants DATA_DIR OUT_JSON``: for every task and
-variant, build -> 1-epoch fit on a small slice -> save -> load (safe mode) -> predict the
+``python tests/backend_suite.py variants DATA_DIR OUT_JSON [PART PARTS]``: for every task
+(or every PARTS-th task from PART, so that test workers share the work) and variant, build -> 1-epoch fit on a small slice -> save -> load (safe mode) -> predict the
 same; writes {"task/variant": "ok" | "refused: message" | "error: ..."}.
 ``python tests/backend_suite.py predict MODELS_DIR``: load each ``NAME.keras`` saved
 under another backend and write its predictions of ``NAME.inputs.npz`` to
@@ -55,12 +55,12 @@ def round_trip(task, variant, data_dir, tmp: Path) -> str:
     return "ok"
 
 
-def variants(data_dir, out_json):
+def variants(data_dir, out_json, part="0", parts="1"):
     import tempfile
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in list_tasks():
+        for name in list_tasks()[int(part)::int(parts)]:
             task = get_task(name)
             for variant in task.variants:
                 key = f"{name}/{variant}"

@@ -47,12 +47,16 @@ def every_data_set(tmp_path_factory):
     return root
 
 
+PARTS = 2  # the tasks in halves: parallel test workers share a backend's slowest test
+
+
+@pytest.mark.parametrize("part", range(PARTS))
 @pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_every_variant_fits_saves_loads_and_predicts(backend, every_data_set, tmp_path):
+def test_every_variant_fits_saves_loads_and_predicts(backend, part, every_data_set, tmp_path):
     pytest.importorskip(backend, reason=f"{backend} is installed by `make test` (.[dev,backends])")
-    run_backend(backend, "variants", every_data_set, tmp_path / "results.json")
+    run_backend(backend, "variants", every_data_set, tmp_path / "results.json", part, PARTS)
     results = json.loads((tmp_path / "results.json").read_text())
-    expected = {f"{t}/{v}" for t in list_tasks() for v in get_task(t).variants}
+    expected = {f"{t}/{v}" for t in list_tasks()[part::PARTS] for v in get_task(t).variants}
     assert set(results) == expected
     for key, result in results.items():
         if (backend, key) in REFUSED:
