@@ -25,7 +25,7 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import functools
 import json
 import os
 import shlex
@@ -218,7 +218,7 @@ def retrain_best(tuner, task_name, splits, args, command: str) -> dict:
     import tempfile
 
     from tuning.spaces import OBJECTIVES, build
-    from zoo.registry import Variant, get_task
+    from zoo.registry import Variant
     from zoo.training import fit
 
     completed = [t for t in tuner.oracle.get_best_trials(1) if t.score is not None]
@@ -226,22 +226,21 @@ def retrain_best(tuner, task_name, splits, args, command: str) -> dict:
         raise ZooError("no trial completed (all invalid or failed): nothing to retrain; see trials.csv")
     best = completed[0].hyperparameters
     base_variant = OBJECTIVES[task_name][2]
-    base_recipe = get_task(task_name).variants[base_variant].recipe
-    recipe = dataclasses.replace(build(task_name, best, splits)[1], monitor=base_recipe.monitor, mode=base_recipe.mode)
-    searched = Variant(lambda data: build(task_name, best, data)[0], recipe,
+    searched = Variant(lambda data: build(task_name, best, data)[0], build(task_name, best, splits)[1],
                        description=f"{args.tuner} search over {task_name}'s space: {json.dumps(dict(best.values))}")
     epochs = args.retrain_epochs or best.values.get("tuner/epochs", args.max_epochs)
+    retrain = functools.partial(fit, task_name, "searched", epochs=epochs, data_dir=args.data_dir, verbose=0,
+                                command=command, spec=searched)
     seeds = args.retrain_seeds or [args.seed]
-    rounds, card = [], None
-    Path(args.out).mkdir(parents=True, exist_ok=True)
+    rounds = []
     for seed in seeds:
-        with tempfile.TemporaryDirectory(dir=args.out, prefix=".other-seed-") as scratch:
-            out = args.out if seed == seeds[0] else scratch  # one model saved; the others give their figures
-            result = fit(task_name, "searched", epochs=epochs, seed=seed, data_dir=args.data_dir, out_dir=out,
-                         verbose=0, command=command, spec=searched)
+        if seed == seeds[0]:
+            result = card = retrain(seed=seed, out_dir=args.out)  # the model that is saved
+        else:  # the other seeds give their figures only
+            with tempfile.TemporaryDirectory(dir=args.out, prefix=".other-seed-") as scratch:
+                result = retrain(seed=seed, out_dir=scratch)
         rounds.append({"seed": seed, "fit_seconds": result["fit_seconds"], "test_metrics": result["test_metrics"]})
         print(f"retrained with seed {seed}: test {result['test_metrics']}")
-        card = card or result
     paths = card.pop("paths")
     card.update(base_variant=base_variant, search=vars(args), hyperparameters=dict(best.values))
     if len(rounds) > 1:

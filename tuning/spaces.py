@@ -103,7 +103,9 @@ OBJECTIVES = {"two_spirals": ("val_loss", "min", "mlp"), "curve": ("val_loss", "
 
 
 def build(task_name: str, hp, splits):
-    """(compiled-ready model, recipe) for these hyper-parameter values."""
+    """(compiled-ready model, recipe) for these hyper-parameter values: the base variant's recipe
+    (its best-epoch rule included, for the retrain) with the searched values; a trial's own
+    K folds replace the recipe's."""
     model, overrides = SPACES[task_name](hp, splits)
     base = get_task(task_name).variants[OBJECTIVES[task_name][2]].recipe
-    return model, dataclasses.replace(base, monitor="", folds=0, **overrides)
+    return model, dataclasses.replace(base, folds=0, **overrides)
