@@ -13,6 +13,7 @@ import keras
 import numpy as np
 import pytest
 
+from tuning import search
 from zoo import evaluate, fit
 from zoo.registry import get_task, list_tasks
 
@@ -100,6 +101,16 @@ def test_fit_bad_input_exits_2_with_a_message(argv, expected, capsys):
 def test_fit_refuses_non_positive_counts(option, value, capsys):
     code, _, err = call_main(fit.main, ["two_spirals", option, value], capsys)
     assert code == 2 and option in err
+
+
+@pytest.mark.parametrize("command,argv", [
+    (fit.main, ["two_spirals", "--seed", "-1"]),
+    (search.main, ["two_spirals", "--seed", "-1"]),
+    (search.main, ["two_spirals", "--retrain-seeds", "0", "-2"]),
+])
+def test_negative_seeds_are_refused(command, argv, capsys):
+    code, _, err = call_main(command, argv, capsys)
+    assert code == 2 and "must be at least 0, got -" in err and "Traceback" not in err
 
 
 def test_evaluate_missing_file(tmp_path, capsys):

@@ -38,7 +38,7 @@ import pandas as pd
 
 from data_prep.errors import ZooError
 from zoo import artifacts
-from zoo.cli import positive_int, run
+from zoo.cli import non_negative_int, positive_int, run
 
 
 def objective_of(task_name, args) -> tuple[str, str]:
@@ -130,7 +130,8 @@ def make_tuner(kind, task_name, splits, args):
         pass
     options = dict(objective=kt.Objective("objective", direction), directory=args.directory, project_name=task_name,
                    hyperparameters=space,
-                   overwrite=False, seed=args.seed, max_retries_per_trial=0, max_consecutive_failed_trials=50)
+                   # KerasTuner swaps a falsy seed (0) for a random one: shift so every --seed reproduces
+                   overwrite=False, seed=args.seed + 1, max_retries_per_trial=0, max_consecutive_failed_trials=50)
     if kind == "hyperband":
         options.update(max_epochs=args.max_epochs, factor=args.factor, hyperband_iterations=1)
     else:
@@ -262,7 +263,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-epochs", type=positive_int, default=20, help="epochs of a trial (hyperband: the most)")
     p.add_argument("--retrain-epochs", type=positive_int,
                    help="epochs of the final fit of the best hyper-parameters (default: its trial's epochs)")
-    p.add_argument("--retrain-seeds", type=int, nargs="+",
+    p.add_argument("--retrain-seeds", type=non_negative_int, nargs="+",
                    help="retrain the best once per seed; the card gives the test metrics' mean and std "
                         "(default: --seed only)")
     p.add_argument("--objective", help="history metric to optimize, e.g. val_accuracy (default: the task's, "
@@ -274,7 +275,8 @@ def main(argv=None) -> int:
                    help="stop a trial whose completed folds average this many times worse than the best objective")
     p.add_argument("--directory", default="tuning_runs", help="search state and results (default tuning_runs/)")
     p.add_argument("--out", default="saved_models", help="where the retrained best model goes")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seeds the tuner's draws, the data splits and the fits (default 0)")
     p.add_argument("--data-dir")
     role = p.add_mutually_exclusive_group()
     role.add_argument("--chief", action="store_true", help="distributed: run the oracle (no trials)")

@@ -21,7 +21,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from zoo.cli import run
+from zoo.cli import non_negative_int, positive_int, run
 
 
 def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_dir=None, out_dir="saved_models",
@@ -88,12 +88,11 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
 
 
 def main(argv=None) -> int:
-    from zoo.cli import positive_int
-
     p = argparse.ArgumentParser(prog="python -m zoo.ensemble", description=__doc__.splitlines()[0])
     p.add_argument("task")
     p.add_argument("--model", "--variant", dest="variant", help="variant to ensemble (default: the task's default)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one member per seed (default 0 1 2)")
+    p.add_argument("--seeds", type=non_negative_int, nargs="+", default=[0, 1, 2],
+                   help="one member per seed (default 0 1 2)")
     p.add_argument("--epochs", type=positive_int, help="epochs of each member (default: the variant's recipe)")
     p.add_argument("--data-dir", help="folder holding the data (default: $ZOO_DATA_DIR, then ~/.keras/datasets)")
     p.add_argument("--out", default="saved_models", help="output folder (default saved_models/)")
