@@ -17,9 +17,8 @@ import keras
 from keras import layers
 
 from data_prep.colored_usps import COLORS, load_colored_usps
-from zoo.layers import RandomShear
 from zoo.registry import Recipe, Task, Variant, register
-from zoo.tasks.usps import conv_block
+from zoo.tasks.usps import augmentation, conv_block
 
 
 def colored_usps_seed000(splits=None) -> keras.Model:
@@ -33,14 +32,11 @@ def colored_usps_seed000(splits=None) -> keras.Model:
     return keras.Model(inputs, {"digit": digit, "color": color}, name="colored_usps_seed000")
 
 
-def colored_usps_default(splits=None) -> keras.Model:
+def colored_usps_default(splits=None, widths=(32, 64, 128), elastic=0.0) -> keras.Model:
     inputs = keras.Input(shape=(16, 16, 3), name="image")
-    x = layers.RandomRotation(12 / 360, fill_mode="constant", name="augment_rotation")(inputs)
-    x = RandomShear(x_factor=0.15, y_factor=0.15, fill_mode="constant", name="augment_shear")(x)
-    x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="augment_shift")(x)
-    x = layers.RandomZoom(0.15, fill_mode="constant", name="augment_zoom")(x)
+    x = augmentation(inputs, elastic=elastic)
     trunk = []
-    for i, channels in enumerate((32, 64, 128)):
+    for i, channels in enumerate(widths):
         x = conv_block(x, channels, f"trunk{i + 1}")
         trunk.append(x)
     # Color is a property of the ink anywhere in the image: the strongest response of
