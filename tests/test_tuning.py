@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.test_cli import REPO, call_main
+from data_prep.errors import ZooError
 from tuning import search
 
 
@@ -29,6 +30,7 @@ def test_random_search_writes_the_table_and_the_retrained_model(tmp_path, capsys
     assert code == 0, err
     table = pd.read_csv(tmp_path / "runs" / "two_spirals" / "trials.csv")
     assert len(table) == 2 and set(table["status"]) == {"ok"}
+    assert (table["tie_break_val_loss"] > 0).all()
     np.testing.assert_allclose(table["objective"], table[["fold_1", "fold_2"]].mean(axis=1))  # k-fold mean
     assert {"layers", "units", "activation", "learning_rate", "batch_size", "seconds"} <= set(table.columns)
     assert (tmp_path / "runs" / "two_spirals" / "objective.png").stat().st_size > 0
@@ -123,6 +125,27 @@ def test_the_same_seed_draws_the_same_trials(tmp_path, capsys):
         table = pd.read_csv(tmp_path / run / "two_spirals" / "trials.csv")
         tables.append(table.drop(columns=["objective", "seconds", "status"]).filter(regex="^(?!fold_)"))
     pd.testing.assert_frame_equal(tables[0], tables[1])
+
+
+def test_ties_on_the_objective_go_to_the_lowest_validation_loss(tmp_path):
+    import keras_tuner as kt
+
+    from tuning.search import pick_best
+
+    def trial(trial_id, score, val_loss):
+        t = kt.engine.trial.Trial(kt.HyperParameters(), trial_id=trial_id, status="COMPLETED")
+        t.score = score
+        if val_loss is not None:
+            (tmp_path / f"trial_{trial_id}.json").write_text(json.dumps({"tie_break_val_loss": val_loss}))
+        return t
+
+    # ranked as KerasTuner ranks a maximized accuracy: best first, ties in its own order
+    ranked = [trial("01", 0.9969, 0.031), trial("02", 0.9969, 0.024), trial("03", 0.9969, None),
+              trial("04", 0.9961, 0.010), trial("05", None, None)]
+    assert pick_best(ranked, tmp_path).trial_id == "02"
+    assert pick_best(ranked[3:], tmp_path).trial_id == "04"  # no tie: the best objective, whatever its loss
+    with pytest.raises(ZooError, match="no trial completed"):
+        pick_best(ranked[4:], tmp_path)
 
 
 def test_the_usps_space_defaults_are_the_default_recipe():

@@ -83,7 +83,7 @@ def make_tuner(kind, task_name, splits, args):
         def run_trial(self, trial, *unused, **unused_kw):
             hp = trial.hyperparameters
             epochs = hp.values.get("tuner/epochs", args.max_epochs)
-            start, losses, status = time.perf_counter(), [], "ok"
+            start, losses, val_losses, status = time.perf_counter(), [], [], "ok"
             if args.folds > 1:
                 x, y = concat(splits.x_train, splits.x_val), concat(splits.y_train, splits.y_val)
                 folds = [(take(x, a), take(y, a), take(x, b), take(y, b)) for a, b in
@@ -101,6 +101,7 @@ def make_tuner(kind, task_name, splits, args):
                                         callbacks=recipe.callbacks(), verbose=0)
                     values = np.asarray(history.history[metric], dtype=float)
                     losses.append(float(np.nanmin(values) if direction == "min" else np.nanmax(values)))
+                    val_losses.append(float(np.nanmin(history.history["val_loss"])))
                     best = self.oracle.get_best_trials(1)
                     best_score = best[0].score if best and best[0].score is not None else None
                     if (best_score is not None and k + 1 < len(folds)
@@ -108,16 +109,17 @@ def make_tuner(kind, task_name, splits, args):
                         status = f"pruned after fold {k + 1}"
                         break
             except InvalidArchitecture as err:
-                self._record(trial, hp, [], None, f"invalid: {err}", time.perf_counter() - start)
+                self._record(trial, hp, [], None, None, f"invalid: {err}", time.perf_counter() - start)
                 raise kt.errors.FailedTrialError(f"invalid architecture: {err}") from None
             seconds = round(time.perf_counter() - start, 3)
             objective = float(np.mean(losses)) + sign * args.time_penalty * seconds / 60
-            self._record(trial, hp, losses, objective, status, seconds)
+            self._record(trial, hp, losses, objective, float(np.mean(val_losses)), status, seconds)
             return {"objective": objective}
 
-        def _record(self, trial, hp, losses, objective, status, seconds):
+        def _record(self, trial, hp, losses, objective, val_loss, status, seconds):
             """One file a trial (workers of a distributed search write side by side)."""
             row = {"trial": trial.trial_id, "status": status, "objective": objective, "seconds": round(seconds, 3),
+                   "tie_break_val_loss": val_loss,
                    **{f"fold_{i + 1}": v for i, v in enumerate(losses)}, **dict(hp.values)}
             artifacts.write_json(results / f"trial_{trial.trial_id}.json", row)
 
@@ -212,6 +214,23 @@ def plot_objective(table: Path, target: Path, title: str, metric="val_loss", dir
     plt.close("all")
 
 
+def pick_best(ranked, results: Path):
+    """The best of KerasTuner's ``ranked`` trials. Among trials with the same best objective
+    (a saturated validation accuracy ties several: 4 errors in 1291 for four usps recipes), the
+    one with the lowest validation loss (mean over folds of each fit's best) rather than
+    whichever KerasTuner lists first."""
+    scored = [t for t in ranked if t.score is not None]
+    if not scored:
+        raise ZooError("no trial completed (all invalid or failed): nothing to retrain; see trials.csv")
+
+    def val_loss(trial):
+        path = results / f"trial_{trial.trial_id}.json"
+        value = json.loads(path.read_text()).get("tie_break_val_loss") if path.exists() else None
+        return float("inf") if value is None else value
+
+    return min((t for t in scored if t.score == scored[0].score), key=val_loss)
+
+
 def retrain_best(tuner, task_name, splits, args, command: str) -> dict:
     """The best hyper-parameters trained as ``zoo.fit`` trains its base variant (same callbacks,
     best epoch kept by the same validation metric, resumable), once per ``--retrain-seeds``,
@@ -222,10 +241,8 @@ def retrain_best(tuner, task_name, splits, args, command: str) -> dict:
     from zoo.registry import Variant
     from zoo.training import fit
 
-    completed = [t for t in tuner.oracle.get_best_trials(1) if t.score is not None]
-    if not completed:
-        raise ZooError("no trial completed (all invalid or failed): nothing to retrain; see trials.csv")
-    best = completed[0].hyperparameters
+    ranked = tuner.oracle.get_best_trials(len(tuner.oracle.trials))
+    best = pick_best(ranked, Path(args.directory) / task_name / "trial_results").hyperparameters
     base_variant = OBJECTIVES[task_name][2]
     searched = Variant(lambda data: build(task_name, best, data)[0], build(task_name, best, splits)[1],
                        description=f"{args.tuner} search over {task_name}'s space: {json.dumps(dict(best.values))}")
