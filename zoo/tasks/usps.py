@@ -16,7 +16,7 @@ import keras
 from keras import layers
 
 from data_prep.usps import load_usps
-from zoo.layers import RandomElastic, RandomShear
+from zoo.layers import RandomShear
 from zoo.registry import Recipe, Task, Variant, register
 
 
@@ -55,22 +55,18 @@ def conv_block(x, channels, name, dropout=0.2):
     return layers.Dropout(dropout, name=f"{name}_dropout")(x)
 
 
-def augmentation(x, augment=1.0, elastic=0.0):
-    """Training-only geometric augmentation of a digit image. ``augment`` scales every range
-    (1.0: rotation 12°, shear 0.15, shift 10%, zoom 15%); ``elastic`` > 0 first bends the
-    strokes by an elastic field of that many pixels (root-mean-square, smoothed over 3 px)."""
-    if elastic:
-        x = RandomElastic(elastic, smoothness=3.0, name="augment_elastic")(x)
+def augmentation(x, augment=1.0):
+    """Training-only geometric augmentation of a digit image; ``augment`` scales every range
+    (1.0: rotation 12°, shear 0.15, shift 10%, zoom 15%)."""
     x = layers.RandomRotation(augment * 12 / 360, fill_mode="constant", name="augment_rotation")(x)
     x = RandomShear(x_factor=augment * 0.15, y_factor=augment * 0.15, fill_mode="constant", name="augment_shear")(x)
     x = layers.RandomTranslation(augment * 0.1, augment * 0.1, fill_mode="constant", name="augment_shift")(x)
     return layers.RandomZoom(augment * 0.15, fill_mode="constant", name="augment_zoom")(x)
 
 
-def usps_default(splits=None, widths=(32, 64, 128), augment=1.0, dropout=0.2, dense_dropout=0.4,
-                 elastic=0.0) -> keras.Model:
+def usps_default(splits=None, widths=(32, 64, 128), augment=1.0, dropout=0.2, dense_dropout=0.4) -> keras.Model:
     inputs = keras.Input(shape=(16, 16, 1), name="image")
-    x = augmentation(inputs, augment, elastic)
+    x = augmentation(inputs, augment)
     for i, channels in enumerate(widths):
         x = conv_block(x, channels, f"block{i + 1}", dropout)
     x = layers.Flatten()(x)
