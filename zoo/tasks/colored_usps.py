@@ -11,10 +11,7 @@ Variants:
 - ``default``: the usps default's trunk (3 conv blocks with batch norm, dropout and
   geometric augmentation) shared by a dense digit head (on the last block) and a color
   head (global max-pooling of the first block).
-- ``wide``: the default with a 1.5x wider trunk (48, 96, 192 channels).
 """
-
-import functools
 
 import keras
 from keras import layers
@@ -66,12 +63,6 @@ register(Task(
             Recipe(**TWO_TASKS, learning_rate=2e-3, schedule="cosine", epochs=40, batch_size=64,
                    monitor="val_loss", mode="min"),
             "", "usps default trunk (3 conv blocks) shared by a digit head and a max-pooled color head",
-        ),
-        "wide": Variant(
-            functools.partial(colored_usps_default, widths=(48, 96, 192)),
-            Recipe(**TWO_TASKS, learning_rate=2e-3, schedule="cosine", epochs=40, batch_size=64,
-                   monitor="val_loss", mode="min"),
-            "", "the default with a 1.5x wider trunk (48, 96, 192 channels)",
         ),
         "seed000": Variant(
             colored_usps_seed000,
