@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.test_cli import REPO, call_main
 from data_prep.errors import ZooError
+from tests.test_cli import REPO, call_main
 from tuning import search
 
 

@@ -20,7 +20,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", "--variant", dest="variant", help="variant of the task (default: the task's default)")
     p.add_argument("--epochs", type=positive_int, help="epochs (default: the variant's recipe)")
     p.add_argument("--batch-size", type=positive_int, help="batch size (default: the variant's recipe)")
-    p.add_argument("--seed", type=non_negative_int, default=0, help="seed of weights, shuffling and augmentation (default 0)")
+    p.add_argument("--seed", type=non_negative_int, default=0,
+                   help="seed of weights, shuffling and augmentation (default 0)")
     p.add_argument("--folds", type=int, help="k-fold cross-validation before the final fit (0: none; "
                    "default: the recipe's)")
     p.add_argument("--data-dir", help="folder holding the data (default: $ZOO_DATA_DIR, then ~/.keras/datasets)")

@@ -53,4 +53,3 @@ class ProbabilityLessOrEqual(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], 1)
-
