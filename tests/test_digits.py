@@ -149,11 +149,13 @@ def test_a_round_is_evaluated_on_its_own_pairs(mnist_dir, tmp_path):
 @pytest.mark.parametrize("study,rows", [
     ("mnist_pairs", ["default", "convnet", "convnet_ws_al", "mlp", "mlp_ws_al"]),
     ("mnist_variants", ["fcn", "cnn", "dcnn", "pdcnn", "light", "wide", "default"]),
+    ("colored_usps", ["default", "epochs80", "augment0.5"]),
 ])
-def test_digit_studies_write_their_table_and_resume(study, rows, mnist_dir, tmp_path, capsys):
+def test_digit_studies_write_their_table_and_resume(study, rows, mnist_dir, usps_dir, tmp_path, capsys):
     from zoo import experiment
 
-    argv = [study, "--rounds", "1", "--epochs", "1", "--out", str(tmp_path), "--data-dir", str(mnist_dir)]
+    data_dir = usps_dir if study == "colored_usps" else mnist_dir
+    argv = [study, "--rounds", "1", "--epochs", "1", "--out", str(tmp_path), "--data-dir", str(data_dir)]
     assert experiment.main(argv) == 0
     results = (tmp_path / study / "results.md").read_text()
     for row in rows:

@@ -32,9 +32,9 @@ def colored_usps_seed000(splits=None) -> keras.Model:
     return keras.Model(inputs, {"digit": digit, "color": color}, name="colored_usps_seed000")
 
 
-def colored_usps_default(splits=None, widths=(32, 64, 128)) -> keras.Model:
+def colored_usps_default(splits=None, widths=(32, 64, 128), augment=1.0) -> keras.Model:
     inputs = keras.Input(shape=(16, 16, 3), name="image")
-    x = augmentation(inputs)
+    x = augmentation(inputs, augment)
     trunk = []
     for i, channels in enumerate(widths):
         x = conv_block(x, channels, f"trunk{i + 1}")
