@@ -362,8 +362,8 @@ def colored_usps_study(rounds: int, out: Path, data_dir=None) -> str:
     for config, (recipe_overrides, build_overrides) in COLORED_USPS_CONFIGS.items():
         probabilities = 0
         for seed in range(rounds):
-            card, path = trained("colored_usps", "default", seed, out, data_dir, config,
-                                 recipe_overrides or None, build_overrides or None)
+            card, path = trained("colored_usps", "default", seed, out, data_dir, config, recipe_overrides,
+                                 build_overrides)
             metrics = card["test_metrics"]
             rows.append({"model": config, "seed": seed, "digit_accuracy": metrics["digit_accuracy"],
                          "color_accuracy": metrics["color_accuracy"], "params": card["params"],
