@@ -110,8 +110,12 @@ def find_file(dataset: str, alternatives: list[list[RemoteFile]], data_dir=None)
             return got
     formats = " or ".join("{" + ", ".join(f.name for f in files) + "}" for files in alternatives)
     where = ", ".join(str(r / dataset) for r in search_roots(data_dir))
+    partial = "".join(
+        f" (found {', '.join(f.name for f in files if find_local(dataset, f.name, data_dir))}; missing "
+        f"{', '.join(f.name for f in files if not find_local(dataset, f.name, data_dir))})"
+        for files in alternatives if 0 < sum(bool(find_local(dataset, f.name, data_dir)) for f in files) < len(files))
     raise ZooError(
-        f"{dataset} data not found: expected {formats} in one of: {where}. "
+        f"{dataset} data not found: expected {formats} in one of: {where}{partial}. "
         f"Put the files there, or point --data-dir / $ZOO_DATA_DIR at a folder holding "
         f"{dataset}/ (no download was possible)"
     )

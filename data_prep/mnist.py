@@ -13,8 +13,8 @@ import gzip
 import numpy as np
 
 from data_prep.errors import ZooError
-from data_prep.locate import RemoteFile, find_file, find_local
-from data_prep.splits import SPLIT_SEED, Splits, split_three, split_two
+from data_prep.locate import RemoteFile, find_file
+from data_prep.splits import Splits, split_two
 
 KERAS_NPZ = RemoteFile(
     "mnist.npz",
@@ -74,51 +74,14 @@ def load_mnist_arrays(data_dir=None):
     return x_train, y_train.astype("int64"), x_test, y_test.astype("int64"), paths
 
 
-TEST_ONLY_SPLIT = (6000, 2000, 2000)
-NOT_STANDARD = ("NOT the standard split: MNIST's 60,000 training images were not available, so train / "
-                "validation / test were drawn (stratified, seeded) from the publisher's 10,000 test images")
-
-
-def load_mnist_pool(data_dir=None):
-    """((train images, labels), (test images, labels), files, description) to draw from:
-    MNIST's own parts, or, with only the test files, two disjoint seeded halves of them."""
-    try:
-        x_train, y_train, x_test, y_test, paths = load_mnist_arrays(data_dir)
-        return (x_train, y_train), (x_test, y_test), paths, "standard: training pool = MNIST train, test pool = MNIST test"
-    except ZooError as missing:
-        x, y, test_files = _test_files_only(data_dir, missing)
-    half = np.random.default_rng(SPLIT_SEED).permutation(len(x))
-    first, second = half[: len(x) // 2], half[len(x) // 2:]
-    split = ("NOT the standard split: MNIST's 60,000 training images were not available, so the training "
-             "and test pools are two disjoint seeded halves of the publisher's 10,000 test images")
-    print(f"mnist: {split}")
-    return (x[first], y[first]), (x[second], y[second]), test_files, split
-
-
-def _test_files_only(data_dir, missing: ZooError):
-    test_files = [find_local("mnist", f.name, data_dir) for f in IDX_FILES[2:]]
-    if not all(test_files):
-        raise missing from None
-    return read_idx(test_files[0]), read_idx(test_files[1]).astype("int64"), test_files
+STANDARD_SPLIT = "standard split: 50,000 / 10,000 from MNIST's 60,000 training images; its 10,000 test images"
 
 
 def load_mnist(data_dir=None) -> Splits:
-    """MNIST as (N, 28, 28) uint8 images (models scale them) and int labels.
-
-    Standard split: 50,000 train / 10,000 validation (seeded, stratified, from the
-    publisher's training part) / the publisher's 10,000 test images. Where only the
-    test files exist (this project's machines), the 10,000 test images are split
-    6000 / 2000 / 2000 instead, and ``info["split"]`` and a printed line say so.
-    """
-    try:
-        x_train_all, y_train_all, x_test, y_test, paths = load_mnist_arrays(data_dir)
-    except ZooError as missing:
-        x, y, test_files = _test_files_only(data_dir, missing)
-        print(f"mnist: {NOT_STANDARD}")
-        n_train, n_val, n_test = TEST_ONLY_SPLIT
-        x_tr, y_tr, x_va, y_va, x_te, y_te = split_three(x, y, n_val, n_test)
-        return Splits("mnist", x_tr, y_tr, x_va, y_va, x_te, y_te, files=test_files,
-                      info={"num_classes": 10, "split": NOT_STANDARD})
+    """MNIST as (N, 28, 28) uint8 images (models scale them) and int labels, split the
+    standard way: 50,000 train / 10,000 validation (seeded, stratified, from the
+    publisher's training part) / the publisher's 10,000 test images."""
+    x_train_all, y_train_all, x_test, y_test, paths = load_mnist_arrays(data_dir)
     x_tr, y_tr, x_va, y_va = split_two(x_train_all, y_train_all, 10_000)
     return Splits("mnist", x_tr, y_tr, x_va, y_va, x_test, y_test, files=paths,
-                  info={"num_classes": 10, "split": "standard: 50,000 / 10,000 from the training part; test 10,000"})
+                  info={"num_classes": 10, "split": STANDARD_SPLIT})

@@ -5,9 +5,8 @@ average pooling), two per example as 2 channels, ``n`` random pairs drawn per ro
 from the training pool and ``n`` from the test pool, without replacement. Targets:
 ``comparison`` (1 when digit_a <= digit_b) and both digit classes for auxiliary losses.
 
-Pools: MNIST's training and test images when the standard files are present; where only
-the 10,000 test images are (this project's machines), two disjoint seeded halves of
-them, which ``info["split"]`` says. A round is a seed: it draws the pairs (the same
+Pools, as seed 003: training (and validation) pairs from MNIST's 60,000 training images,
+test pairs from its 10,000 test images. A round is a seed: it draws the pairs (the same
 seed always gives the same pairs). The validation pairs are drawn from the training
 pool, disjoint from the training pairs; the zoo's pair recipes keep the last epoch, so
 they are watched, never used to choose a model.
@@ -18,11 +17,13 @@ from __future__ import annotations
 import numpy as np
 
 from data_prep.errors import ZooError
-from data_prep.mnist import load_mnist_pool
+from data_prep.mnist import load_mnist_arrays
 from data_prep.splits import Splits
 
 PAIRS = 1000
 VAL_PAIRS = 500
+POOLS = ("standard split, as seed 003: training and validation pairs from MNIST's 60,000 training images, "
+         "test pairs from its 10,000 test images")
 
 
 def downsample(images: np.ndarray) -> np.ndarray:
@@ -45,7 +46,7 @@ def draw_pairs(images, labels, n: int, rng, exclude=()):
 def load_mnist_pairs(data_dir=None, seed: int = 0, auxiliary: bool = True, pairs: int = PAIRS) -> Splits:
     """One round's pairs: train ``pairs`` / validation ``VAL_PAIRS`` / test ``pairs``.
     ``auxiliary=False`` keeps only the ``comparison`` target (for models without digit outputs)."""
-    (train_x, train_y), (test_x, test_y), files, split = load_mnist_pool(data_dir)
+    train_x, train_y, test_x, test_y, files = load_mnist_arrays(data_dir)
     rng = np.random.default_rng([20210419, seed])
     x_train, y_train, used = draw_pairs(train_x, train_y, pairs, rng)
     x_val, y_val, _ = draw_pairs(train_x, train_y, min(VAL_PAIRS, (len(train_x) - len(used)) // 2), rng, used)
@@ -53,4 +54,4 @@ def load_mnist_pairs(data_dir=None, seed: int = 0, auxiliary: bool = True, pairs
     if not auxiliary:
         y_train, y_val, y_test = (y["comparison"] for y in (y_train, y_val, y_test))
     return Splits("mnist_pairs", x_train, y_train, x_val, y_val, x_test, y_test, files=files,
-                  info={"split": split, "round": seed, "input_shape": (14, 14, 2)})
+                  info={"split": POOLS, "round": seed, "input_shape": (14, 14, 2)})

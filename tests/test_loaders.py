@@ -109,8 +109,12 @@ def test_idx_truncated_file_is_refused(tmp_path):
 def test_mnist_with_only_test_files_names_the_missing_ones(tmp_path):
     (tmp_path / "mnist").mkdir()
     write_idx_gz(tmp_path / "mnist" / "t10k-images-idx3-ubyte.gz", _digits(3, 0)[0])
-    with pytest.raises(ZooError, match="train-images-idx3-ubyte.gz"):
-        mnist.load_mnist_arrays(tmp_path)
+    with pytest.raises(ZooError) as error:
+        mnist.load_mnist(tmp_path)
+    message = str(error.value)
+    assert "found t10k-images-idx3-ubyte.gz" in message  # what is there
+    assert "missing train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-labels-idx1-ubyte.gz" in message
+    assert "Put the files there" in message  # and how to get them
 
 
 # --- house prices -----------------------------------------------------------------

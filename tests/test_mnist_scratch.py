@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 from keras import ops
 
-from data_prep.mnist import NOT_STANDARD, load_mnist
-from tests.conftest import write_idx_gz
 from zoo.evaluate import load_model
 from zoo.tasks.mnist_scratch import ScratchMLP, autodiff_gradients, numerical_gradient_check
 from zoo.training import fit
@@ -71,19 +69,6 @@ def test_glorot_limits():
     w1 = ops.convert_to_numpy(ScratchMLP(h1=400, h2=700).kernels[0])
     limit = np.sqrt(6 / (784 + 400))
     assert np.abs(w1).max() <= limit and np.abs(w1).max() > 0.95 * limit
-
-
-def test_mnist_test_files_only_give_a_labelled_not_standard_split(tmp_path, capsys):
-    folder = tmp_path / "mnist"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    write_idx_gz(folder / "t10k-images-idx3-ubyte.gz", rng.integers(0, 256, (200, 28, 28), dtype=np.uint8))
-    write_idx_gz(folder / "t10k-labels-idx1-ubyte.gz", (np.arange(200) % 10).astype(np.uint8))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("data_prep.mnist.TEST_ONLY_SPLIT", (120, 40, 40))
-        splits = load_mnist(tmp_path)
-    assert splits.sizes == {"train": 120, "val": 40, "test": 40}
-    assert splits.info["split"] == NOT_STANDARD and "NOT the standard split" in capsys.readouterr().out
 
 
 def test_fit_saves_a_scratch_model_that_reloads_and_predicts(tmp_path):

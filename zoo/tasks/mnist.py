@@ -16,8 +16,9 @@ Variants of seed 004:
 - ``wide``: conv 64 -> pool -> conv 128 -> conv 128 -> pool -> 64 -> 10 (624,202
   parameters), SGD 0.01, 10 epochs.
 Ours:
-- ``default``: two double-conv blocks (32, 64) with batch norm, dropout, small
-  rotations/shifts/zooms as augmentation layers, Adam with cosine decay.
+- ``default``: five 3x3 conv / batch norm / ReLU layers (32, 32 stride 2, 64, 64 stride 2,
+  128), dropout 0.4, small rotations/shifts/zooms as augmentation layers, Adam 2e-3 with
+  cosine decay over 15 epochs, batch 128.
 """
 
 from __future__ import annotations
@@ -93,21 +94,21 @@ def mnist_wide(splits=None) -> keras.Model:
     return keras.Model(inputs, layers.Dense(10, activation="softmax", name="digit")(x), name="mnist_wide")
 
 
+def conv_bn_relu(x, channels: int, strides: int, name: str):
+    x = layers.Conv2D(channels, 3, strides=strides, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)  # 0.9: settled statistics after epoch 1
+    return layers.ReLU(name=f"{name}_relu")(x)
+
+
 def mnist_default(splits=None) -> keras.Model:
     inputs, x = image_input()
     x = layers.RandomRotation(10 / 360, fill_mode="constant", name="augment_rotation")(x)
     x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="augment_shift")(x)
     x = layers.RandomZoom(0.1, fill_mode="constant", name="augment_zoom")(x)
-    for block, channels in enumerate((32, 64), start=1):
-        for i in (1, 2):
-            x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"block{block}_conv{i}")(x)
-            x = layers.BatchNormalization(name=f"block{block}_bn{i}")(x)
-            x = layers.ReLU()(x)
-        x = layers.MaxPooling2D(2)(x)
-        x = layers.Dropout(0.25)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(128, activation="relu", name="hidden")(x)
-    x = layers.Dropout(0.5)(x)
+    # Strided convolutions instead of pooling: the full 28x28 resolution sees one cheap layer.
+    for i, (channels, strides) in enumerate(((32, 1), (32, 2), (64, 1), (64, 2), (128, 1)), start=1):
+        x = conv_bn_relu(x, channels, strides, name=f"block{i}")
+    x = layers.Dropout(0.4)(layers.Flatten()(x))
     return keras.Model(inputs, layers.Dense(10, activation="softmax", name="digit")(x), name="mnist_default")
 
 
@@ -144,9 +145,10 @@ register(Task(
     name="mnist",
     load=load_mnist,
     variants={
-        "default": Variant(mnist_default, Recipe(**CROSS_ENTROPY, learning_rate=2e-3, schedule="cosine", epochs=30,
+        "default": Variant(mnist_default, Recipe(**CROSS_ENTROPY, learning_rate=2e-3, schedule="cosine", epochs=15,
                                                  batch_size=128, monitor="val_loss", mode="min"),
-                           "", "2 double-conv blocks (32, 64) with batch norm, dropout, rotation/shift/zoom augmentation"),
+                           "", "5 conv/BN/ReLU layers (32, 32/2, 64, 64/2, 128), dropout, "
+                               "rotation/shift/zoom augmentation"),
         "fcn": Variant(mnist_fcn, Recipe(**SEED001), "97.35% test (seed 001)", "seed 001's FCN 128-16"),
         "cnn": Variant(mnist_cnn, Recipe(**SEED001, weight_decay=1e-4), "98.19% test (seed 001)",
                        "seed 001's CNN: 3 stride-2 convs (8, 16, 32), 128-16"),
