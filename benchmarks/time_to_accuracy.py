@@ -4,9 +4,15 @@
 
 After every epoch the test accuracy is measured (for this clock only: the zoo's fits never
 look at the test split) and the training time so far, evaluation excluded, is recorded
-when it first reaches the seed's figure. Targets: usps 97.1% (seed 002, 6 min on an i5),
+when it first reaches the figure. Targets: usps 97.1% (seed 002, 6 min on an i5),
 mnist 98.98% (seed 001), mnist_pairs 90.1% (= 9.89% error, seed 003), two_spirals 100%
 (seed 000). Goal: <= 1/10 of the seed's time where it gives one.
+
+``mnist-keras-io`` races the zoo's mnist default against a peer in the same run: the
+keras-io "simple MNIST convnet" recipe (two 3x3 convs of 32 and 64, each followed by 2x2
+max-pooling, flatten, dropout 0.5, dense 10 softmax; Adam, batch 128, 15 epochs,
+``validation_split=0.1`` of the publisher's 60,000 training images, as the example does),
+both timed to 99.22%, the example's published figure.
 """
 
 from __future__ import annotations
@@ -23,54 +29,119 @@ TARGETS = {  # task: (variant, test metric, figure, seed's seconds or None)
     "mnist_pairs": ("default", "comparison_accuracy", 0.901, None),
     "mnist": ("default", "accuracy", 0.9898, None),
 }
+KERAS_IO_FIGURE = 0.9922
 
 
-def time_to(task_name: str):
+def clocked_fit(model, splits, metric: str, figure: float, epochs: int, callbacks=(), **fit_data):
+    """Fit ``model`` and return (seconds, epoch, value) when the test ``metric`` first reached
+    ``figure`` (the fit stops there), or (total seconds, None, best value) when it never did."""
     import keras
 
-    from zoo.registry import get_task
-    from zoo.training import compile_model, evaluate_model, feed, steps, validation_data
-
-    variant, metric, figure, seed_seconds = TARGETS[task_name]
-    task = get_task(task_name)
-    spec = task.variants[variant]
-    splits = task.load_for(variant)
-    keras.utils.set_random_seed(0)
-    model = compile_model(spec.build(splits), spec.recipe, steps(splits.x_train, spec.recipe.batch_size))
+    from zoo.training import evaluate_model
 
     class Clock(keras.callbacks.Callback):
-        trained, reached, start = 0.0, None, 0.0
+        trained, reached, start, best = 0.0, None, 0.0, 0.0
 
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
 
         def on_epoch_end(self, epoch, logs=None):
             self.trained += time.perf_counter() - self.start
-            print(f"  epoch {epoch + 1}: {time.perf_counter() - self.start:.2f} s", flush=True)
             value = evaluate_model(self.model, splits)[metric]
+            self.best = max(self.best, value)
+            print(f"  epoch {epoch + 1}: {self.trained:.1f} s of training, test {metric} {value:.4f}", flush=True)
             if self.reached is None and value >= figure - 1e-9:
                 self.reached = (self.trained, epoch + 1, value)
                 self.model.stop_training = True
 
     clock = Clock()
-    model.fit(**feed(splits.x_train, splits.y_train, spec.recipe.batch_size, shuffle=True),
-              validation_data=validation_data(splits.x_val, splits.y_val), epochs=spec.recipe.epochs,
-              callbacks=[clock, *spec.recipe.callbacks()], verbose=0)
-    if clock.reached is None:
-        return f"| {task_name} | {variant} | {figure:.2%} | not reached in {spec.recipe.epochs} epochs " \
-               f"({clock.trained:.0f} s) | {seed_seconds or '–'} | – |"
-    seconds, epoch, value = clock.reached
-    ratio = f"{seconds / seed_seconds:.3f}" if seed_seconds else "–"
-    return f"| {task_name} | {variant} | {figure:.2%} | {seconds:.1f} s (epoch {epoch}, {value:.2%}) | " \
-           f"{seed_seconds or '–'} | {ratio} |"
+    model.fit(**fit_data, epochs=epochs, callbacks=[clock, *callbacks], verbose=0)
+    return clock.reached or (clock.trained, None, clock.best)
+
+
+def zoo_recipe(task_name: str, metric: str, figure: float):
+    import keras
+
+    from zoo.registry import get_task
+    from zoo.training import compile_model, feed, steps, validation_data
+
+    variant = TARGETS[task_name][0]
+    task = get_task(task_name)
+    spec = task.variants[variant]
+    splits = task.load_for(variant)
+    keras.utils.set_random_seed(0)
+    model = compile_model(spec.build(splits), spec.recipe, steps(splits.x_train, spec.recipe.batch_size))
+    return spec.recipe.epochs, clocked_fit(
+        model, splits, metric, figure, spec.recipe.epochs, spec.recipe.callbacks(),
+        **feed(splits.x_train, splits.y_train, spec.recipe.batch_size, shuffle=True),
+        validation_data=validation_data(splits.x_val, splits.y_val))
+
+
+def keras_io_convnet():
+    """keras-io's "Simple MNIST convnet", layer for layer (raw 0..255 images scaled first)."""
+    import keras
+    from keras import layers
+
+    from zoo.tasks.mnist import image_input
+
+    inputs, x = image_input()
+    x = layers.MaxPooling2D(2)(layers.Conv2D(32, 3, activation="relu")(x))
+    x = layers.MaxPooling2D(2)(layers.Conv2D(64, 3, activation="relu")(x))
+    x = layers.Dropout(0.5)(layers.Flatten()(x))
+    return keras.Model(inputs, layers.Dense(10, activation="softmax")(x), name="keras_io_simple_convnet")
+
+
+def keras_io_recipe(figure: float):
+    import keras
+    import numpy as np
+
+    from data_prep.mnist import load_mnist
+
+    splits = load_mnist()
+    keras.utils.set_random_seed(0)
+    model = keras_io_convnet()
+    # Sparse labels: the same loss as the example's one-hot categorical cross-entropy.
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam", metrics=["accuracy"])
+    x = np.concatenate([splits.x_train, splits.x_val])  # the publisher's 60,000 training images
+    y = np.concatenate([splits.y_train, splits.y_val])
+    return 15, clocked_fit(model, splits, "accuracy", figure, 15, x=x, y=y, batch_size=128, validation_split=0.1)
+
+
+def row(label: str, variant: str, figure: float, epochs: int, result, seed_seconds=None) -> str:
+    seconds, epoch, value = result
+    if epoch is None:
+        reached = f"not reached in {epochs} epochs ({seconds:.0f} s; best {value:.2%})"
+        ratio = "–"
+    else:
+        reached = f"{seconds:.1f} s (epoch {epoch}, {value:.2%})"
+        ratio = f"{seconds / seed_seconds:.3f}" if seed_seconds else "–"
+    return f"| {label} | {variant} | {figure:.2%} | {reached} | {seed_seconds or '–'} | {ratio} |"
+
+
+def race_keras_io() -> list[str]:
+    """The zoo's mnist default and the keras-io recipe, each timed to 99.22% in this one run."""
+    peer_epochs, peer = keras_io_recipe(KERAS_IO_FIGURE)
+    ours_epochs, ours = zoo_recipe("mnist", "accuracy", KERAS_IO_FIGURE)
+    lines = [row("mnist (keras-io peer)", "keras-io simple convnet", KERAS_IO_FIGURE, peer_epochs, peer),
+             row("mnist", "default", KERAS_IO_FIGURE, ours_epochs, ours)]
+    if ours[1] is not None:
+        peer_time = peer[0]
+        lines.append(f"ratio default / keras-io: {ours[0] / peer_time:.3f}"
+                     + ("" if peer[1] is not None else f" (the peer never reached it: its whole {peer_time:.0f} s)"))
+    return lines
 
 
 def main():
-    tasks = sys.argv[1:] or list(TARGETS)
-    print("| task | variant | seed's figure | time to reach it here | seed's seconds | ratio |")
+    tasks = sys.argv[1:] or [*TARGETS, "mnist-keras-io"]
+    print("| task | variant | figure | time to reach it here | seed's seconds | ratio |")
     print("|---|---|---|---|---|---|")
     for task in tasks:
-        print(time_to(task), flush=True)
+        if task == "mnist-keras-io":
+            print("\n".join(race_keras_io()), flush=True)
+            continue
+        variant, metric, figure, seed_seconds = TARGETS[task]
+        epochs, result = zoo_recipe(task, metric, figure)
+        print(row(task, variant, figure, epochs, result, seed_seconds), flush=True)
 
 
 if __name__ == "__main__":

@@ -156,6 +156,7 @@ def test_a_round_is_evaluated_on_its_own_pairs(mnist_dir, tmp_path):
     ("mnist_pairs", ["default", "convnet", "convnet_ws_al", "mlp", "mlp_ws_al"]),
     ("mnist_variants", ["fcn", "cnn", "dcnn", "pdcnn", "light", "wide", "default"]),
     ("colored_usps", ["default", "epochs80", "augment0.5"]),
+    ("mnist_light", ["adam-1e-3-b32", "adam-5e-3-b128-cos", "sgd-0.1-b32-cos"]),
 ])
 def test_digit_studies_write_their_table_and_resume(study, rows, mnist_dir, usps_dir, tmp_path, capsys):
     from zoo import experiment

@@ -204,9 +204,9 @@ def init_study(rounds: int, out: Path, data_dir=None) -> str:
     table = summarize(rows, "model", ["val_accuracy_last", "test_accuracy", "val_loss_last"])
     mean = table.xs("mean", axis=1, level=1)
     checks = [
-        ("glorot >= 97% validation after the last epoch", mean.loc["glorot", "val_accuracy_last"] >= 0.97),
-        ("normal >= 97% validation after the last epoch", mean.loc["normal", "val_accuracy_last"] >= 0.97),
-        ("zero init stuck (< 50% validation)", mean.loc["zero", "val_accuracy_last"] < 0.5),
+        ("glorot >= 97.0% test after the last epoch", mean.loc["glorot", "test_accuracy"] >= 0.97),
+        ("normal >= 97.0% test after the last epoch", mean.loc["normal", "test_accuracy"] >= 0.97),
+        ("zero init stuck (< 35% test, seed 004)", mean.loc["zero", "test_accuracy"] < 0.35),
     ]
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -222,7 +222,9 @@ def init_study(rounds: int, out: Path, data_dir=None) -> str:
     artifacts.save_figure(fig, out / "init_curves.png")
     plt.close("all")
     return report("init", rounds, splits, table, checks,
-                  "seed 004: glorot and normal > 96% after 10 epochs (50,000 training images); zero < 35%",
+                  "seed 004: glorot and normal > 96% after 10 epochs (normal 97.15% validation, glorot 97% "
+                  "after the 11th), zero < 35%; 50,000 training images, batch 32. The same split here, so 10 epochs "
+                  "are seed 004's own number of SGD updates (15,630): the equal-updates run is this one",
                   ["init_curves.png"])
 
 
@@ -289,16 +291,19 @@ def mnist_variants_study(rounds: int, out: Path, data_dir=None) -> str:
     table = summarize(rows, "model", ["train_loss", "val_loss", "test_accuracy", "perlin_rejection", "params",
                                       "epochs_run", "s_per_epoch"])
     mean = table.xs("mean", axis=1, level=1)
-    cnn_family = mean.drop(index="fcn")["test_accuracy"]
+    accuracy = mean["test_accuracy"]
     checks = [
-        (f"best CNN-family variant ({cnn_family.idxmax()}) >= 99.4% test", cnn_family.max() >= 0.994),
-        ("light >= 99.0% test after 3 epochs", mean.loc["light", "test_accuracy"] >= 0.99),
-        ("pdcnn >= 99.3% test", mean.loc["pdcnn", "test_accuracy"] >= 0.993),
+        ("default >= 99.6% test", accuracy["default"] >= 0.996),
+        *[(f"{v} >= seed 001's {figure:.2%} test", accuracy[v] >= figure)
+          for v, figure in (("fcn", 0.9735), ("cnn", 0.9819), ("dcnn", 0.9887))],
+        ("pdcnn >= 99.3% test", accuracy["pdcnn"] >= 0.993),
         ("pdcnn rejects >= 99% of fresh Perlin images", mean.loc["pdcnn", "perlin_rejection"] >= 0.99),
+        ("light >= 99.0% test after 3 epochs", accuracy["light"] >= 0.99),
+        ("wide >= seed 004's 97%", accuracy["wide"] >= 0.97),
     ]
     return report("mnist_variants", rounds, splits, table, checks,
-                  "seed 001 table 2 (test accuracy): FCN 97.35%, CNN 98.19%, DCNN 98.87%, PDCNN 98.98%; "
-                  "the targets below are for the standard split (50,000 training images)", [])
+                  "seed 001 table 2 (test accuracy): FCN 97.35%, CNN 98.19%, DCNN 98.87%, PDCNN 98.98%; seed 004: "
+                  "light and wide about 97% validation after 3 and 2 epochs; keras-io simple convnet 99.22%", [])
 
 
 def mnist_pairs_study(rounds: int, out: Path, data_dir=None) -> str:
@@ -322,7 +327,7 @@ def mnist_pairs_study(rounds: int, out: Path, data_dir=None) -> str:
     table = summarize(rows, "model", ["train_error_pct", "test_error_pct", "params", "s_per_epoch"])
     mean = table.xs("mean", axis=1, level=1)["test_error_pct"]
     params = table.xs("mean", axis=1, level=1)["params"]
-    checks = [(f"best variant ({mean.idxmin()}) <= 3.0% test error", mean.min() <= 3.0),
+    checks = [("default <= 1.0% mean test error", mean["default"] <= 1.0),
               *[(f"{b}_ws parameters about half of {b}", 0.45 <= params[f"{b}_ws"] / params[b] <= 0.55)
                 for b in ("convnet", "mlp")]]
     plt = _plt()
