@@ -20,6 +20,19 @@ def test_there_are_shipped_models():
                                          "mnist_pairs", "colored_usps", "cats_dogs"}
 
 
+MNIST_TASKS = {"mnist", "mnist_scratch", "mnist_pairs"}
+
+
+def test_every_shipped_mnist_model_was_measured_on_the_standard_split():
+    cards = {p.name: json.loads(p.with_suffix(".json").read_text()) for p in SHIPPED}
+    mnist_cards = {name: card for name, card in cards.items() if card["task"] in MNIST_TASKS}
+    assert len(mnist_cards) >= 7 + 3 + 9
+    for name, card in mnist_cards.items():
+        assert "standard split" in card["data"]["info"]["split"], name
+        if card["task"] != "mnist_pairs":
+            assert card["data"]["splits"] == {"train": 50_000, "val": 10_000, "test": 10_000}, name
+
+
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
 def test_shipped_model_reproduces_its_card(path, monkeypatch):
     card = json.loads(path.with_suffix(".json").read_text())
