@@ -28,6 +28,7 @@ rises a little above chance, seed 004: under 35%.) Random inits break the symmet
 
 from __future__ import annotations
 
+import functools
 import math
 
 import keras
@@ -202,7 +203,7 @@ register(Task(
     load=load_mnist,
     variants={
         init: Variant(
-            lambda splits, init=init: scratch_mlp(splits, init),
+            functools.partial(scratch_mlp, init=init),  # build_overrides (alpha0, delta…) pass through
             SCRATCH_RECIPE,
             {"glorot": "> 96% after 10 epochs (seed 004)", "normal": "> 96% after 10 epochs (seed 004)",
              "zero": "stuck under 35% (seed 004)"}[init],
