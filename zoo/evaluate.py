@@ -24,6 +24,8 @@ def load_model(path, unsafe: bool = False):
     import zoo.tasks  # noqa: F401  (registers the zoo's custom layers and losses)
 
     path = Path(path)
+    if path.is_dir():
+        raise ZooError(f"{str(path)!r} is a folder; name a .keras model file inside it")
     if not path.is_file():
         raise ZooError(f"model file {str(path)!r} does not exist")
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
