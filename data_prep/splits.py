@@ -68,7 +68,7 @@ def concat(a, b):
     return np.concatenate([a, b])
 
 
-def check_splittable(y, n_val: int, n_test: int, stratify: bool, what: str) -> None:
+def check_splittable(y, held_out: dict[str, int], stratify: bool, what: str) -> None:
     """Refuse, before any training, data that cannot make a train / validation / test split:
     too few examples for a part, or (for a classifier) a single class or a nearly empty one."""
     n = len(y)
@@ -80,10 +80,10 @@ def check_splittable(y, n_val: int, n_test: int, stratify: bool, what: str) -> N
         raise ZooError(f"{what}: the class {labels[counts.argmin()].item()!r} has only {counts.min()} example(s), too few "
                        "to appear in training, validation and test: add examples of it")
     least = max(len(labels), 1)
-    parts = {"train": n - n_val - n_test, "validation": n_val, "test": n_test}
+    parts = {"train": n - sum(held_out.values()), **held_out}
     if min(parts.values()) < least:
         sizes = ", ".join(f"{k} {v}" for k, v in parts.items())
-        raise ZooError(f"{what}: {n} usable example(s) are too few for a train / validation / test split "
+        raise ZooError(f"{what}: {n} usable example(s) are too few for a {' / '.join(parts)} split "
                        f"({sizes}; each needs at least {least}): add data")
 
 
@@ -95,7 +95,7 @@ def split_three(x, y, val_size, test_size, stratify=True, seed=SPLIT_SEED, what=
     n = len(y)
     n_test = test_size if isinstance(test_size, int) else round(test_size * n)
     n_val = val_size if isinstance(val_size, int) else round(val_size * n)
-    check_splittable(y, n_val, n_test, stratify, what)
+    check_splittable(y, {"validation": n_val, "test": n_test}, stratify, what)
     strat = y if stratify else None
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=n_test, stratify=strat, random_state=seed
@@ -107,8 +107,10 @@ def split_three(x, y, val_size, test_size, stratify=True, seed=SPLIT_SEED, what=
     return x_train, y_train, x_val, y_val, x_test, y_test
 
 
-def split_two(x, y, val_size, stratify=True, seed=SPLIT_SEED):
+def split_two(x, y, val_size, stratify=True, seed=SPLIT_SEED, what="data"):
     """Seeded split of a publisher's training part into train / val."""
+    check_splittable(y, {"validation": val_size if isinstance(val_size, int) else round(val_size * len(y))},
+                     stratify, what)
     strat = y if stratify else None
     x_train, x_val, y_train, y_val = train_test_split(
         x, y, test_size=val_size, stratify=strat, random_state=seed

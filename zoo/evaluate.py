@@ -52,7 +52,7 @@ def read_card(model_path) -> dict:
         )
     try:
         return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ZooError(f"model card {path} is not valid JSON: {err}") from None
 
 
