@@ -174,9 +174,15 @@ def image_files(root, size: int = TRAINING_SIZE) -> tuple[ImageFiles, np.ndarray
 
 def load_cats_dogs(data_dir=None, val_size=0.1, test_size=0.1) -> Splits:
     """Image files and labels, split seeded and stratified (80 / 10 / 10 by default)."""
-    images = list_images(locate_image_root(data_dir))
+    root = locate_image_root(data_dir)
+    images = list_images(root)
     paths = np.array([str(p) for p in images.paths])
-    x_tr, y_tr, x_va, y_va, x_te, y_te = split_three(paths, images.labels, val_size, test_size)
+    found = {name: int(np.sum(images.labels == i)) for i, name in enumerate(CLASSES)}
+    if min(found.values()) == 0:
+        present = ", ".join(f"{count} {name}" for name, count in found.items() if count)
+        raise ZooError(f"cats_dogs: only {present or 'no'} readable image(s) under {root} "
+                       f"({len(images.skipped)} unreadable skipped): a cat-vs-dog classifier needs both cats and dogs")
+    x_tr, y_tr, x_va, y_va, x_te, y_te = split_three(paths, images.labels, val_size, test_size, what="cats_dogs")
     x_tr, x_va, x_te = ImageFiles(x_tr), ImageFiles(x_va), ImageFiles(x_te)
     return Splits(
         "cats_dogs", x_tr, y_tr, x_va, y_va, x_te, y_te, files=[],

@@ -7,7 +7,8 @@ Formats read, one loader for both:
   ``Year Remod/Add``). Column names are normalized to Kaggle's by removing spaces
   and slashes, which maps every Ames column onto its Kaggle name.
 
-Rows missing a needed value are reported and dropped. Split: seeded 70 / 15 / 15
+Rows missing a needed value are reported and dropped; a numeric cell holding text
+or an infinity is refused with its row and column (it is a mistake in the file, not a gap). Split: seeded 70 / 15 / 15
 percent train / validation / test (not stratified: the target is continuous).
 """
 
@@ -55,9 +56,28 @@ def select(frame: pd.DataFrame, features: list[str], source="table") -> tuple[pd
             f"{source} lacks column(s) {', '.join(missing)}; a house-prices table needs "
             f"{', '.join(needed)} (Kaggle names, or De Cock's with spaces)"
         )
-    table = frame[needed]
+    table = frame[needed].copy()
+    for column in needed:
+        if column not in MORE_CATEGORICAL:
+            table[column] = numeric_column(table[column], column, source)
     complete = table.dropna()
     return complete.reset_index(drop=True), len(table) - len(complete)
+
+
+def numeric_column(series: pd.Series, column: str, source: str) -> pd.Series:
+    """``series`` as numbers; empty cells stay missing (dropped and counted, as Kaggle's data has
+    them), but a cell holding text, inf or -inf is an error in the data: it names its row."""
+    numbers = pd.to_numeric(series, errors="coerce")
+    text = series.notna() & numbers.isna()
+    bad = text | ~np.isfinite(numbers.fillna(0).to_numpy(dtype="float64"))
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ZooError(
+            f"{source}, data row {row + 1} (line {row + 2}), column {column!r}: {series.iloc[row]!r} is not a "
+            f"finite number ({int(bad.sum())} such cell(s) in this column); correct the cells, or empty them "
+            "to have their rows dropped"
+        )
+    return numbers
 
 
 # More columns, for the ``mlp_more`` variant: numeric ones and categorical ones
@@ -85,7 +105,8 @@ def load_house_prices(data_dir=None, features=SEED_FEATURES) -> Splits:
     x = {name: _column(table[name]) for name in features}
     y = table[TARGET].to_numpy(dtype="float32")
     index = np.arange(len(y))
-    tr, _, va, _, te, _ = split_three(index, index, 0.15, 0.15, stratify=False)
+    tr, _, va, _, te, _ = split_three(index, index, 0.15, 0.15, stratify=False,
+                                      what=f"house_prices ({path}, {dropped} row(s) with a missing value dropped)")
 
     return Splits(
         "house_prices", take(x, tr), y[tr], take(x, va), y[va], take(x, te), y[te],

@@ -35,6 +35,8 @@ def search_roots(data_dir: str | os.PathLike | None = None) -> list[Path]:
     """The folders searched, most specific first."""
     if data_dir is not None:
         root = Path(data_dir).expanduser()
+        if root.is_file():
+            raise ZooError(f"--data-dir {str(root)!r} is a file; pass the folder that holds the data set's folder")
         if not root.is_dir():
             raise ZooError(
                 f"data directory {str(root)!r} does not exist; pass an existing folder "

@@ -9,6 +9,7 @@ Formats read:
 from __future__ import annotations
 
 import gzip
+import zlib
 
 import numpy as np
 
@@ -39,7 +40,7 @@ def read_idx(path) -> np.ndarray:
     try:
         with opener(path, "rb") as f:
             raw = f.read()
-    except (OSError, EOFError) as err:
+    except (OSError, EOFError, zlib.error) as err:  # zlib.error: a damaged compressed stream
         raise ZooError(f"{path} could not be read as an IDX file: {err}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
         raise ZooError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from data_prep.errors import ZooError
 from data_prep.locate import sha256
 
 # The split never depends on the training seed: every model of a task is measured on
@@ -67,14 +68,34 @@ def concat(a, b):
     return np.concatenate([a, b])
 
 
-def split_three(x, y, val_size, test_size, stratify=True, seed=SPLIT_SEED):
+def check_splittable(y, held_out: dict[str, int], stratify: bool, what: str) -> None:
+    """Refuse, before any training, data that cannot make a train / validation / test split:
+    too few examples for a part, or (for a classifier) a single class or a nearly empty one."""
+    n = len(y)
+    labels, counts = np.unique(y, return_counts=True) if stratify and n else ([], [])
+    if stratify and len(labels) == 1:
+        raise ZooError(f"{what}: every one of the {n} examples has the label {labels[0].item()!r}; a classifier needs "
+                       "examples of at least two classes: add data of the others")
+    if stratify and len(counts) and counts.min() < 3:
+        raise ZooError(f"{what}: the class {labels[counts.argmin()].item()!r} has only {counts.min()} example(s), too few "
+                       "to appear in training, validation and test: add examples of it")
+    least = max(len(labels), 1)
+    parts = {"train": n - sum(held_out.values()), **held_out}
+    if min(parts.values()) < least:
+        sizes = ", ".join(f"{k} {v}" for k, v in parts.items())
+        raise ZooError(f"{what}: {n} usable example(s) are too few for a {' / '.join(parts)} split "
+                       f"({sizes}; each needs at least {least}): add data")
+
+
+def split_three(x, y, val_size, test_size, stratify=True, seed=SPLIT_SEED, what="data"):
     """Stratified, seeded split of (x, y) into train / val / test.
 
-    Sizes are counts (int) or fractions of the whole (float).
+    Sizes are counts (int) or fractions of the whole (float); ``what`` names the data in errors.
     """
     n = len(y)
     n_test = test_size if isinstance(test_size, int) else round(test_size * n)
     n_val = val_size if isinstance(val_size, int) else round(val_size * n)
+    check_splittable(y, {"validation": n_val, "test": n_test}, stratify, what)
     strat = y if stratify else None
     x_rest, x_test, y_rest, y_test = train_test_split(
         x, y, test_size=n_test, stratify=strat, random_state=seed
@@ -86,8 +107,10 @@ def split_three(x, y, val_size, test_size, stratify=True, seed=SPLIT_SEED):
     return x_train, y_train, x_val, y_val, x_test, y_test
 
 
-def split_two(x, y, val_size, stratify=True, seed=SPLIT_SEED):
+def split_two(x, y, val_size, stratify=True, seed=SPLIT_SEED, what="data"):
     """Seeded split of a publisher's training part into train / val."""
+    check_splittable(y, {"validation": val_size if isinstance(val_size, int) else round(val_size * len(y))},
+                     stratify, what)
     strat = y if stratify else None
     x_train, x_val, y_train, y_val = train_test_split(
         x, y, test_size=val_size, stratify=strat, random_state=seed

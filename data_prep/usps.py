@@ -14,6 +14,7 @@ sizes of seed 000's colored-USPS experiment.
 from __future__ import annotations
 
 import gzip
+import zlib
 
 import h5py
 import numpy as np
@@ -49,7 +50,7 @@ def read_esl(path):
     try:
         with gzip.open(path, "rt") as f:
             table = np.loadtxt(f, dtype="float32")
-    except (OSError, ValueError, EOFError) as err:
+    except (OSError, ValueError, EOFError, zlib.error) as err:
         raise ZooError(
             f"{path} is not an ESL zip.*.gz file (gzip text, a label then 256 values a line): {err}"
         ) from None

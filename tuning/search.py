@@ -63,6 +63,18 @@ def far_worse(value, best, direction, factor) -> bool:
     return value > factor * best if direction == "min" else value * factor < best
 
 
+def check_search_state(project: Path) -> None:
+    """Resuming reads every JSON file KerasTuner and this module left in ``project``; one that
+    a kill or a hand edit corrupted is named, with what to do, before KerasTuner trips on it."""
+    for path in sorted(project.glob("**/*.json")) if project.is_dir() else []:
+        try:
+            json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            hint = (f"delete its folder {path.parent} to run that trial again" if path.parent.name.startswith("trial")
+                    else f"start afresh with another --directory (or delete {project})")
+            raise ZooError(f"the search state {path} is unreadable ({type(err).__name__}: {err}); {hint}") from None
+
+
 def make_tuner(kind, task_name, splits, args):
     import keras
     import keras_tuner as kt
@@ -309,6 +321,9 @@ def main(argv=None) -> int:
 
     from zoo.registry import get_task
 
+    artifacts.check_writable_folder(args.directory, "--directory")
+    artifacts.check_writable_folder(args.out, "--out")
+    check_search_state(Path(args.directory) / args.task)
     splits = get_task(args.task).load(data_dir=args.data_dir)
     print(splits.describe())
     metric, direction = objective_of(args.task, args)

@@ -12,6 +12,8 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+from data_prep.errors import ZooError
+
 
 @contextmanager
 def atomic_path(target: str | os.PathLike):
@@ -54,6 +56,27 @@ def _jsonable(obj):
     if isinstance(obj, Path):
         return str(obj)
     return str(obj)
+
+
+def check_writable_folder(folder, flag: str = "--out") -> Path:
+    """``folder`` as a Path, or a :class:`ZooError` before any work when it cannot hold outputs:
+    a file stands there or above it, or its nearest existing parent refuses a file (a probe
+    file is created and removed at once; nothing else is written)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ZooError(f"{flag} {str(folder)!r} is a file, not a folder: name a folder (it is created when missing)")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ZooError(f"{flag} {str(folder)!r} cannot be created: {str(existing)!r} is a file; name another folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as err:
+        raise ZooError(f"{flag} {str(folder)!r} is not writable ({err.strerror} in {str(existing)!r}): "
+                       "choose a folder you can write to") from None
+    return folder
 
 
 def output_paths(out_dir, task: str, variant: str, default_variant: str) -> dict[str, Path]:

@@ -21,6 +21,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from zoo import artifacts
 from zoo.cli import non_negative_int, positive_int, run
 
 
@@ -30,7 +31,6 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
     from keras import layers
 
     from data_prep.errors import ZooError
-    from zoo import artifacts
     from zoo.losses import GaussianNLL
     from zoo.registry import get_task
     from zoo.training import compile_model, evaluate_model, fit_unless_done, run_record
@@ -98,6 +98,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default="saved_models", help="output folder (default saved_models/)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of the progress bar")
     args = p.parse_args(argv)
+    artifacts.check_writable_folder(args.out)
     command = "python -m zoo.ensemble " + shlex.join(sys.argv[1:] if argv is None else argv)
     card = ensemble(args.task, args.variant, tuple(args.seeds), args.data_dir, args.out, args.epochs,
                     2 if args.quiet else "auto", command)

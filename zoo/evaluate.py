@@ -24,6 +24,8 @@ def load_model(path, unsafe: bool = False):
     import zoo.tasks  # noqa: F401  (registers the zoo's custom layers and losses)
 
     path = Path(path)
+    if path.is_dir():
+        raise ZooError(f"{str(path)!r} is a folder; name a .keras model file inside it")
     if not path.is_file():
         raise ZooError(f"model file {str(path)!r} does not exist")
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
@@ -50,7 +52,7 @@ def read_card(model_path) -> dict:
         )
     try:
         return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ZooError(f"model card {path} is not valid JSON: {err}") from None
 
 

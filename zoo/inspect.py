@@ -325,7 +325,7 @@ def main(argv=None) -> int:
     model_path = Path(args.model)
     model = load_model(model_path, args.unsafe)
     card = read_card(model_path)
-    out = Path(args.out) if args.out else model_path.with_name(model_path.stem + "_inspect")
+    out = artifacts.check_writable_folder(args.out or model_path.with_name(model_path.stem + "_inspect"))
     for path in WHAT[args.what](model_path, model, card, out, args):
         print(f"written {path}")
     return 0

@@ -70,6 +70,7 @@ def fit(
     mixed_precision: str | None = None,
     jit_compile="auto",
     spec: Variant | None = None,
+    overwrite: bool = True,
 ) -> dict:
     """Train, evaluate on the test split, save atomically; return the card.
 
@@ -81,6 +82,8 @@ def fit(
     dtype policy (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on recent CPUs/TPUs);
     ``jit_compile`` is passed to ``model.compile`` (``"auto"``: XLA on JAX and on TF with a GPU).
     ``spec``: a variant made outside the registry (a searched one), saved under the name ``variant``.
+    ``overwrite=False`` (``zoo.fit`` without ``--overwrite``) refuses to replace a model whose card
+    records another recipe: see :func:`refuse_replacing_another_recipe`.
     """
     task = get_task(task_name)
     unregistered = spec is not None
@@ -91,18 +94,23 @@ def fit(
     recipe = spec.recipe
     epochs = recipe.epochs if epochs is None else epochs
     batch_size = recipe.batch_size if batch_size is None else batch_size
-    paths = artifacts.output_paths(out_dir, task.name, variant_name, task.default)
+    paths = artifacts.output_paths(artifacts.check_writable_folder(out_dir), task.name, variant_name, task.default)
 
+    folds = recipe.folds if folds is None else folds
+    recipe_card = {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed, "folds": folds,
+                   "dtype_policy": mixed_precision or keras.config.dtype_policy().name, "jit_compile": jit_compile}
+    overrides = {"recipe": recipe_overrides or {}, "build": build_overrides or {}}
+    overrides_card = {k: {n: _name_of(v) for n, v in d.items()} for k, d in overrides.items()}
+    if not overwrite:
+        refuse_replacing_another_recipe(paths, recipe_card, overrides_card if recipe_overrides or build_overrides else None)
     splits = task.load_with(spec, data_dir=data_dir, seed=seed)
     print(splits.describe())
-    folds = recipe.folds if folds is None else folds
     cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
     keras.utils.set_random_seed(seed)
     with dtype_policy(mixed_precision):
         model = spec.build(splits)
     compile_model(model, recipe, steps(splits.x_train, batch_size), epochs, jit_compile)
 
-    overrides = {"recipe": recipe_overrides or {}, "build": build_overrides or {}}
     work = prepare_work_dir(paths["work"], {
         "task": task.name, "variant": variant_name, "epochs": epochs, "batch_size": batch_size, "seed": seed,
         **({"overrides": repr(overrides)} if recipe_overrides or build_overrides else {}),
@@ -133,14 +141,12 @@ def fit(
     card = {
         "task": task.name, "variant": variant_name, "description": spec.description,
         "reference": spec.reference or task.reference,
-        "recipe": {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed, "folds": folds,
-                   "dtype_policy": mixed_precision or keras.config.dtype_policy().name,
-                   "jit_compile": jit_compile},
+        "recipe": recipe_card,
         "epochs_run": len(log), "fit_seconds": round(seconds, 2),
         **run_record(model, splits, command),
     }
     if recipe_overrides or build_overrides:
-        card["overrides"] = {k: {n: _name_of(v) for n, v in d.items()} for k, d in overrides.items()}
+        card["overrides"] = overrides_card
     if cv:
         card["cross_validation"] = cv
     if _diverged(log):
@@ -165,6 +171,31 @@ def fit(
     with contextlib.suppress(OSError):
         work.parent.rmdir()  # the checkpoints folder, when no other fit is unfinished
     return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
+
+
+def refuse_replacing_another_recipe(paths: dict, recipe_card: dict, overrides_card: dict | None) -> None:
+    """A model already in the output folder is replaced only by a fit of the same recipe (the same
+    epochs, batch size, seed, folds, optimizer, rate, overrides…: rerunning the command its card
+    records reproduces it); a different one is refused before any work, unless ``--overwrite``.
+    Fields an older card does not record are not compared."""
+    if not paths["card"].exists() or not paths["model"].exists():
+        return
+    try:
+        card = json.loads(paths["card"].read_text())
+    except (OSError, ValueError):
+        raise ZooError(f"{paths['card']} (the card of the model this fit would replace) is unreadable; "
+                       "pass --overwrite to replace both, or write elsewhere with --out DIR") from None
+    new = json.loads(json.dumps(recipe_card, default=artifacts._jsonable))
+    old = card.get("recipe", {})
+    differences = [f"{k} {old[k]!r} -> {new[k]!r}" for k in new if k in old and old[k] != new[k]]
+    if (card.get("overrides") or None) != (json.loads(json.dumps(overrides_card)) if overrides_card else None):
+        differences.append(f"overrides {card.get('overrides')} -> {overrides_card}")
+    if differences:
+        raise ZooError(
+            f"{paths['model']} was made by another recipe ({'; '.join(differences)}) and this fit would replace it. "
+            f"Rerun its recorded command to reproduce it ({card.get('command', '?')}), write elsewhere with "
+            "--out DIR, or pass --overwrite"
+        )
 
 
 def cross_validate(spec, splits, folds: int, epochs: int, batch_size: int, seed: int) -> dict:
