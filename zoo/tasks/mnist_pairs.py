@@ -130,7 +130,8 @@ register(Task(
                          "digit_b": "sparse_categorical_crossentropy"},
                    metrics={"comparison": ["accuracy"], "digit_a": ["accuracy"], "digit_b": ["accuracy"]},
                    loss_weights={"comparison": 1.0, "digit_a": AUX_WEIGHT, "digit_b": AUX_WEIGHT},
-                   learning_rate=2e-3, schedule="cosine", epochs=60, batch_size=50),
+                   # 120 epochs, not 60: 98.8% vs 98.1% validation comparison accuracy (rounds 0 and 1)
+                   learning_rate=2e-3, schedule="cosine", epochs=120, batch_size=50),
             "", "siamese convnet (batch norm, augmentation) + auxiliary loss; P(a <= b) from the digit distributions",
         ),
         **SEED_VARIANTS,
