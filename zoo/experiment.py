@@ -192,11 +192,16 @@ def plot_curve_fits(models: dict, splits, out: Path):
 # --- mnist_scratch ----------------------------------------------------------------
 def init_study(rounds: int, out: Path, data_dir=None) -> str:
     """zero / normal / glorot initialization of the scratch MLP, 10 epochs each (seed 004 §1.2)."""
+    from zoo.evaluate import load_model
+
     splits = get_task("mnist_scratch").load(data_dir=data_dir)
-    rows, histories = [], {}
+    rows, histories, zero_spreads = [], {}, {}
     for seed in range(rounds):
         for init in ("zero", "normal", "glorot"):
             card, path = trained("mnist_scratch", init, seed, out, data_dir)
+            if init == "zero":  # how far the units of W1 drifted apart: 0 while the symmetry holds
+                kernel = load_model(path).kernels[0].numpy()
+                zero_spreads[seed] = float(np.max(np.abs(kernel - kernel[:, :1])))
             log = pd.read_csv(path.with_suffix(".history.csv"))
             histories.setdefault(init, log)
             rows.append({"model": init, "seed": seed, "val_accuracy_last": float(log["val_accuracy"].iloc[-1]),
@@ -207,6 +212,8 @@ def init_study(rounds: int, out: Path, data_dir=None) -> str:
         ("glorot >= 97.0% test after the last epoch", mean.loc["glorot", "test_accuracy"] >= 0.97),
         ("normal >= 97.0% test after the last epoch", mean.loc["normal", "test_accuracy"] >= 0.97),
         ("zero init stuck (< 35% test, seed 004)", mean.loc["zero", "test_accuracy"] < 0.35),
+        *[(f"zero init, seed {seed}: symmetry unbroken, the first hidden layer's 400 units identical "
+           f"(max spread {spread:.1e})", spread == 0.0) for seed, spread in zero_spreads.items()],
     ]
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
