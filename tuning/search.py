@@ -323,7 +323,8 @@ def main(argv=None) -> int:
 
     artifacts.check_writable_folder(args.directory, "--directory")
     artifacts.check_writable_folder(args.out, "--out")
-    check_search_state(Path(args.directory) / args.task)
+    if args.worker is None:  # workers take the state from the chief's oracle, which may be writing it now
+        check_search_state(Path(args.directory) / args.task)
     splits = get_task(args.task).load(data_dir=args.data_dir)
     print(splits.describe())
     metric, direction = objective_of(args.task, args)
