@@ -209,8 +209,8 @@ def init_study(rounds: int, out: Path, data_dir=None) -> str:
     table = summarize(rows, "model", ["val_accuracy_last", "test_accuracy", "val_loss_last"])
     mean = table.xs("mean", axis=1, level=1)
     checks = [
-        ("glorot >= 97.0% test after the last epoch", mean.loc["glorot", "test_accuracy"] >= 0.97),
-        ("normal >= 97.0% test after the last epoch", mean.loc["normal", "test_accuracy"] >= 0.97),
+        ("glorot >= 97.0% test after the last epoch", mean.loc["glorot", "test_accuracy"] >= 0.97 - 1e-6),
+        ("normal >= 97.0% test after the last epoch", mean.loc["normal", "test_accuracy"] >= 0.97 - 1e-6),
         ("zero init stuck (< 35% test, seed 004)", mean.loc["zero", "test_accuracy"] < 0.35),
         *[(f"zero init, seed {seed}: symmetry unbroken, the first hidden layer's 400 units identical "
            f"(max spread {spread:.1e})", spread == 0.0) for seed, spread in zero_spreads.items()],
@@ -252,7 +252,7 @@ def scratch_rates_study(rounds: int, out: Path, data_dir=None) -> str:
     mean = table.xs("mean", axis=1, level=1)
     chosen = mean["val_accuracy"].idxmax()
     checks = [(f"chosen on validation: {chosen}; its test accuracy >= 97.0% after 10 epochs",
-               mean.loc[chosen, "test_accuracy"] >= 0.97)]
+               mean.loc[chosen, "test_accuracy"] >= 0.97 - 1e-6)]
     return report("scratch_rates", rounds, get_task("mnist_scratch").load(data_dir=data_dir), table, checks,
                   "seed 004: alpha0 4, delta 2e-3, batch 32: normal init 97.15% validation after 10 epochs, "
                   "glorot 96.77% (97% after the 11th)", [])
@@ -321,7 +321,7 @@ def mnist_variants_study(rounds: int, out: Path, data_dir=None) -> str:
     table = summarize(rows, "model", ["train_loss", "val_loss", "test_accuracy", "perlin_rejection", "params",
                                       "epochs_run", "s_per_epoch"])
     mean = table.xs("mean", axis=1, level=1)
-    accuracy = mean["test_accuracy"]
+    accuracy = mean["test_accuracy"] + 1e-6  # Keras' float32 accuracy: 9960/10000 reads 0.99599999
     checks = [
         ("default >= 99.6% test", accuracy["default"] >= 0.996),
         *[(f"{v} >= seed 001's {figure:.2%} test", accuracy[v] >= figure)
@@ -598,7 +598,7 @@ def mnist_light_study(rounds: int, out: Path, data_dir=None) -> str:
     mean = table.xs("mean", axis=1, level=1)
     chosen = mean["val_accuracy"].idxmax()
     checks = [(f"chosen on validation: {chosen}; its test accuracy >= 99.0% after 3 epochs",
-               mean.loc[chosen, "test_accuracy"] >= 0.99)]
+               mean.loc[chosen, "test_accuracy"] >= 0.99 - 1e-6)]
     return report("mnist_light", rounds, get_task("mnist").load(data_dir=data_dir), table, checks,
                   "seed 004: about 97% validation accuracy after 3 epochs (Adam 1e-3, batch 32)", [])
 
