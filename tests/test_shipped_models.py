@@ -29,8 +29,9 @@ def test_every_shipped_mnist_model_was_measured_on_the_standard_split():
     assert len(mnist_cards) >= 7 + 3 + 9
     for name, card in mnist_cards.items():
         assert "standard split" in card["data"]["info"]["split"], name
-        if card["task"] != "mnist_pairs":
-            assert card["data"]["splits"] == {"train": 50_000, "val": 10_000, "test": 10_000}, name
+        if card["task"] != "mnist_pairs":  # pdcnn adds its Perlin images to training and validation
+            splits = card["data"]["splits"]
+            assert splits["train"] >= 50_000 and splits["val"] >= 10_000 and splits["test"] == 10_000, name
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
