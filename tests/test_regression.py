@@ -118,9 +118,10 @@ def test_more_columns_with_categorical_ones_train_save_and_take_raw_strings(tmp_
 def test_every_study_smoke_runs_in_one_round_and_one_epoch(study, rows, house_dir, tmp_path, capsys, monkeypatch):
     from tests.conftest import write_usps_h5
     from zoo import experiment
+    from zoo.studies import activations_depth_width as grid
 
-    monkeypatch.setattr(experiment, "DEPTHS", (1, 3))  # 4 activations x 2 x 2 fits, not 64: the
-    monkeypatch.setattr(experiment, "WIDTHS", (5, 30))  # grid's code paths with a quarter of the grid
+    monkeypatch.setattr(grid, "DEPTHS", (1, 3))  # 4 activations x 2 x 2 fits, not 64: the
+    monkeypatch.setattr(grid, "WIDTHS", (5, 30))  # grid's code paths with a quarter of the grid
 
     write_usps_h5(house_dir / "usps" / "usps.h5")
     argv = [study, "--rounds", "1", "--epochs", "1", "--out", str(tmp_path), "--data-dir", str(house_dir)]

@@ -210,10 +210,10 @@ def collect_table(directory: Path) -> Path:
 
 
 def plot_objective(table: Path, target: Path, title: str, metric="val_loss", direction="min"):
-    from zoo.experiment import _plt
+    from zoo.plots import pyplot
 
     frame = pd.read_csv(table)
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     done = frame[frame["objective"].notna()]
     best = done["objective"].cummin() if direction == "min" else done["objective"].cummax()

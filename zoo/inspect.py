@@ -33,8 +33,8 @@ from data_prep.splits import take
 from zoo import artifacts
 from zoo.cli import run
 from zoo.evaluate import load_model, read_card
-from zoo.experiment import _plt
-from zoo.training import feed, plot_curves
+from zoo.plots import plot_curves, plot_sigma, pyplot
+from zoo.training import feed
 
 
 def all_layers(model):
@@ -71,7 +71,7 @@ def as_pictures(x) -> np.ndarray:
 
 
 def show_grid(pictures, titles, target, columns=8, title=""):
-    plt = _plt()
+    plt = pyplot()
     rows = max(1, -(-len(pictures) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(1.8 * columns, 2.0 * rows), squeeze=False)
     for ax in axes.ravel():
@@ -93,7 +93,7 @@ def inspect_curves(model_path, model, card, out, args):
 
 
 def inspect_weights(model_path, model, card, out, args):
-    plt = _plt()
+    plt = pyplot()
     weighted = [layer for layer in all_layers(model) if layer.weights and not hasattr(layer, "layers")]
     columns = 4
     rows = -(-len(weighted) // columns)
@@ -191,7 +191,7 @@ def layer_outputs(model, count, data_dir, card):
 
 def inspect_activations(model_path, model, card, out, args):
     shown, outputs = layer_outputs(model, args.count * 8, args.data_dir, card)
-    plt = _plt()
+    plt = pyplot()
     columns, rows = 4, -(-len(shown) // 4)
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
     for ax in axes.ravel():
@@ -285,7 +285,7 @@ def inspect_embedding(model_path, model, card, out, args):
         from sklearn.decomposition import PCA
 
         points, method = PCA(2, random_state=0).fit_transform(features), "PCA"
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 5))
     scatter = ax.scatter(points[:, 0], points[:, 1], c=y.ravel(), cmap="tab10", s=6)
     ax.legend(*scatter.legend_elements(), fontsize=7, title="class")
@@ -296,8 +296,6 @@ def inspect_embedding(model_path, model, card, out, args):
 
 
 def inspect_sigma(model_path, model, card, out, args):
-    from zoo.experiment import plot_sigma
-
     if card.get("task") != "house_prices" or int(model.outputs[0].shape[-1]) != 2:
         raise ZooError("sigma is for gaussian regressors (house_prices --model gaussian)")
     plot_sigma(model_path, test_examples(card, args.data_dir), out)

@@ -22,6 +22,7 @@ from data_prep.errors import ZooError
 from data_prep.splits import concat, length, take
 from zoo import artifacts
 from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_history
+from zoo.plots import plot_curves
 from zoo.registry import Variant, get_task
 
 
@@ -345,26 +346,3 @@ def _cpu_count():
     import os
 
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
-def plot_curves(log: pd.DataFrame, target, title=""):
-    """Loss and each metric, training and validation, against the epoch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = [c for c in log.columns if c not in ("epoch", "learning_rate") and not c.startswith("val_")]
-    fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        ax.plot(np.arange(1, len(log) + 1), log[name], label="train")
-        if f"val_{name}" in log:
-            ax.plot(np.arange(1, len(log) + 1), log[f"val_{name}"], label="validation")
-        ax.set_xlabel("epoch")
-        ax.set_title(name)
-        if name.endswith("loss") and (log[name] > 0).all() and log[name].max() / max(log[name].min(), 1e-12) > 50:
-            ax.set_yscale("log")
-        ax.legend()
-    fig.suptitle(title)
-    artifacts.save_figure(fig, target)
-    plt.close(fig)
