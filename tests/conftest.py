@@ -82,3 +82,21 @@ def write_jpeg(path, size=(40, 30), color=(200, 100, 50)):
 def usps_dir(tmp_path):
     write_usps_h5(tmp_path / "usps" / "usps.h5")
     return tmp_path
+
+
+@pytest.fixture
+def mnist_dir(tmp_path):
+    write_mnist_npz(tmp_path / "mnist" / "mnist.npz")
+    return tmp_path
+
+
+@pytest.fixture
+def house_dir(tmp_path):
+    import pandas as pd
+
+    from tests.test_loaders import KAGGLE_COLUMNS, _sales
+
+    (tmp_path / "house_prices").mkdir()
+    pd.DataFrame(_sales(200, seed=3), columns=KAGGLE_COLUMNS).to_csv(tmp_path / "house_prices" / "train.csv",
+                                                                      index=False)
+    return tmp_path

@@ -8,17 +8,10 @@ import pytest
 from data_prep.colored_usps import COLORS, colorize, load_colored_usps
 from data_prep.mnist_pairs import downsample, load_mnist_pairs
 from data_prep.perlin import perlin_images
-from tests.conftest import write_mnist_npz
 from zoo.layers import ProbabilityLessOrEqual
 from zoo.registry import get_task
 from zoo.tasks.mnist import NOT_A_DIGIT, load_mnist_with_noise
 from zoo.training import fit
-
-
-@pytest.fixture
-def mnist_dir(tmp_path):
-    write_mnist_npz(tmp_path / "mnist" / "mnist.npz")
-    return tmp_path
 
 
 def test_colorize_is_deterministic_and_paints_the_ink():

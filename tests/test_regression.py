@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from tests.test_loaders import KAGGLE_COLUMNS, _sales
 from zoo.evaluate import load_model
 from zoo.losses import GaussianNLL, IntervalCoverage, LogRMSE
 from zoo.registry import get_task
 from zoo.training import fit
-
-
-@pytest.fixture
-def house_dir(tmp_path):
-    (tmp_path / "house_prices").mkdir()
-    pd.DataFrame(_sales(200, seed=3), columns=KAGGLE_COLUMNS).to_csv(tmp_path / "house_prices" / "train.csv",
-                                                                      index=False)
-    return tmp_path
 
 
 def test_gaussian_nll_matches_numpy_reference():

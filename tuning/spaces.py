@@ -31,7 +31,7 @@ def two_spirals(hp, splits):
 
 
 def curve(hp, splits):
-    from zoo.tasks.curve import curve_mlp, early_stopping
+    from zoo.tasks.curve import curve_mlp
 
     depth = hp.Int("layers", 2, 4)
     hidden = tuple(hp.Int(f"units_{i}", 8, 256, sampling="log") for i in range(depth))
