@@ -12,7 +12,7 @@ export ZOO_DATA_DIR ?= $(DATA)
 $(BIN)/activate: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev,backends]"
+	$(BIN)/pip install --quiet -e ".[dev,backends,export]"
 	touch $(BIN)/activate
 
 install: $(BIN)/activate

@@ -160,7 +160,11 @@ class ImageFiles:
         data = images if labels is None else tf.data.Dataset.zip(images, tf.data.Dataset.from_tensor_slices(labels))
         data = data.ignore_errors(log_warning=True)
         if cache:
+            # One pass counts what decoded (a file that fails is dropped above) and fills the cache,
+            # so that Keras knows the number of steps from the first epoch (progress and ETA).
             data = data.cache()
+            count = int(data.reduce(np.int64(0), lambda n, _: n + 1))
+            data = data.apply(tf.data.experimental.assert_cardinality(count))
         if shuffle:
             data = data.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
         return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)

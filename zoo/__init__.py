@@ -4,13 +4,76 @@
     >>> zoo.list_tasks()
     ['two_spirals', 'usps', ...]
     >>> task = zoo.get_task("usps"); model = task.build("default", task.load())
+    >>> model, card = zoo.load("cats_dogs")            # a shipped model and its card
+    >>> zoo.predict((model, card), ["my_cat.jpg"])     # [{'input': 'my_cat.jpg', 'class': 'cat', ...}]
 """
 
+import contextlib
 import os
+import re
+import sys
+import tempfile
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's own INFO and WARNING lines, once it logs itself
+
+# TF_CPP_MIN_LOG_LEVEL cannot silence everything: TensorFlow's shared libraries log through absl
+# while they load, before TensorFlow installs the logger that reads the variable ("All log messages
+# before absl::InitializeLog() is called are written to STDERR"), and CUDA's probe of a machine
+# without a GPU logs an "E" line of its own. So the start-up runs with the process' stderr (fd 2)
+# captured, and what it wrote is replayed less these known lines: real warnings and errors stay.
+START_UP_CHATTER = re.compile(
+    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|I0000 [\d:. ]+\d+ \S+\] "  # absl INFO lines: oneDNN is on, no CUDA drivers, CPU instructions
+    r"|To enable the following instructions: .* rebuild TensorFlow"  # the CPU-instructions line's tail
+)
+NO_GPU = re.compile(r"E0000 [\d:. ]+\d+ cuda_platform\.cc:\d+\] failed call to cuInit")
+
+
+@contextlib.contextmanager
+def quiet_native_start_up():
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            lines = capture.read().decode(errors="replace").splitlines()
+            no_driver = any("Could not find cuda drivers" in line for line in lines)
+            kept = [line for line in lines if not START_UP_CHATTER.match(line)
+                    and not (no_driver and NO_GPU.match(line))]  # no driver: no GPU expected, not an error
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+with quiet_native_start_up():
+    import keras  # noqa: E402  (imports the backend)
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # CUDA's probe, here rather than at the first operation
 
 from data_prep.errors import ZooError  # noqa: E402
 from zoo.registry import Recipe, Task, Variant, get_task, list_tasks  # noqa: E402
 
-__all__ = ["Recipe", "Task", "Variant", "ZooError", "get_task", "list_tasks"]
+__all__ = ["Recipe", "Task", "Variant", "ZooError", "get_task", "list_tasks", "load", "predict"]
+
+
+def load(name, unsafe: bool = False):
+    """A shipped model by name (``"cats_dogs"``) or a ``.keras`` path, with its card: ``(model, card)``."""
+    from zoo.predict import load as load_model_and_card
+
+    return load_model_and_card(name, unsafe)
+
+
+def __getattr__(name):
+    if name == "predict":  # the module zoo.predict is itself callable: zoo.predict(model, inputs)
+        import importlib
+
+        return importlib.import_module("zoo.predict")
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -40,7 +41,12 @@ def load_model(path, unsafe: bool = False):
             ) from None
         raise ZooError(f"{path} could not be loaded as a Keras model: {err}") from None
     except Exception as err:  # a corrupt archive fails in h5py, zipfile, json…
-        raise ZooError(f"{path} is corrupt or not a Keras 3 model: {type(err).__name__}: {err}") from None
+        unknown = re.search(r"Could not locate (class|function) '([^']+)'", str(err))
+        if unknown:  # Keras nests the whole config in its message: name just what is missing
+            raise ZooError(f"{path} references the {unknown[1]} {unknown[2]!r}, which neither Keras nor the zoo "
+                           "defines: it is not a zoo model (load it with the code that wrote it)") from None
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ZooError(f"{path} is corrupt or not a Keras 3 model: {type(err).__name__}: {first_line}") from None
 
 
 def read_card(model_path) -> dict:

@@ -34,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a model in --out made by another recipe (without it such a fit is refused; "
                         "rerunning a model's recorded command is always allowed)")
+    p.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR (view: tensorboard --logdir DIR)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of the progress bar")
     return p
 
@@ -68,7 +69,7 @@ def main(argv=None) -> int:
         args.task, args.variant, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, folds=args.folds,
         data_dir=args.data_dir, out_dir=args.out, verbose=2 if args.quiet else "auto", command=command,
         mixed_precision=args.mixed_precision, jit_compile={"on": True, "off": False}.get(args.jit_compile, "auto"),
-        overwrite=args.overwrite,
+        overwrite=args.overwrite, tensorboard=args.tensorboard,
     )
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in card["test_metrics"].items())
     print(f"test: {metrics}  ({card['epochs_run']} epochs, {card['fit_seconds']:.1f} s)")

@@ -72,6 +72,7 @@ def fit(
     jit_compile="auto",
     spec: Variant | None = None,
     overwrite: bool = True,
+    tensorboard: str | None = None,
 ) -> dict:
     """Train, evaluate on the test split, save atomically; return the card.
 
@@ -84,7 +85,8 @@ def fit(
     ``jit_compile`` is passed to ``model.compile`` (``"auto"``: XLA on JAX and on TF with a GPU).
     ``spec``: a variant made outside the registry (a searched one), saved under the name ``variant``.
     ``overwrite=False`` (``zoo.fit`` without ``--overwrite``) refuses to replace a model whose card
-    records another recipe: see :func:`refuse_replacing_another_recipe`.
+    records another recipe: see :func:`refuse_replacing_another_recipe`. ``tensorboard``: a folder
+    for ``keras.callbacks.TensorBoard`` logs (``tensorboard --logdir DIR`` shows them).
     """
     task = get_task(task_name)
     unregistered = spec is not None
@@ -126,6 +128,8 @@ def fit(
     trim_history(history_log, backup.latest_epoch())
     callbacks = [keras.callbacks.TerminateOnNaN(), *recipe.callbacks(),
                  keras.callbacks.CSVLogger(str(history_log), append=True)]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
     if recipe.monitor:
         callbacks.append(KeepBestWeights(best_weights, recipe.monitor, recipe.mode, _best_so_far(history_log, recipe)))
     callbacks.append(backup)
@@ -254,11 +258,13 @@ warnings.filterwarnings("ignore", message="Your input ran out of data")
 def feed(x, y, batch_size=256, shuffle=False, seed=0) -> dict:
     """The data keyword arguments of ``fit`` / ``evaluate``: NumPy arrays as they are;
     inputs with string columns (categorical features) as a batched tf.data pipeline,
-    since Keras' array adapter refuses string arrays (TensorFlow backend only)."""
+    since Keras' array adapter refuses string arrays (TensorFlow backend only).
+    ``shuffle=True`` (for ``fit`` only): arrays are shuffled by ``fit``, pipelines shuffle themselves."""
     if hasattr(x, "dataset"):  # files that build their own input pipeline (data_prep.cats_dogs.ImageFiles)
-        return {"x": x.dataset(y, batch_size, shuffle=shuffle, seed=seed), "batch_size": None}
+        return {"x": x.dataset(y, batch_size, shuffle=shuffle, seed=seed), "batch_size": None,
+                **({"shuffle": False} if shuffle else {})}
     if not _has_strings(x):
-        return {"x": x, "y": y, "batch_size": batch_size}
+        return {"x": x, "y": y, "batch_size": batch_size, **({"shuffle": True} if shuffle else {})}
     if keras.backend.backend() != "tensorflow":
         raise ZooError("string (categorical) inputs need the TensorFlow backend; use a numeric-only variant")
     import tensorflow as tf
@@ -267,7 +273,8 @@ def feed(x, y, batch_size=256, shuffle=False, seed=0) -> dict:
     data = tf.data.Dataset.from_tensor_slices((x, y))
     if shuffle:
         data = data.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-    return {"x": data.batch(batch_size).prefetch(tf.data.AUTOTUNE), "batch_size": None}
+    return {"x": data.batch(batch_size).prefetch(tf.data.AUTOTUNE), "batch_size": None,
+            **({"shuffle": False} if shuffle else {})}
 
 
 def validation_data(x, y):

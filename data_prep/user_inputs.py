@@ -1,0 +1,142 @@
+"""People's own inputs, as they have them, turned into what a zoo model takes.
+
+- Image files in any format Pillow reads, of any size, grey or colour; a folder of them
+  (unreadable files are skipped and counted, never fatal).
+- Digits are made to look like the training data: MNIST and USPS digits are light ink on
+  black, filling a box in the middle of the frame, so a photo or drawing of dark ink on
+  light paper (its border brighter than mid-grey) is inverted, cropped to its ink, scaled
+  so its longer side fills ``box`` pixels and centred on its centre of mass, as MNIST's
+  publishers prepared theirs.
+- CSV tables of houses with the publisher's (``Gr Liv Area``) or Kaggle's (``GrLivArea``)
+  column names; CSV or ``.npy`` arrays of numbers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from data_prep.errors import ZooError
+
+TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
+
+
+def read_image(path) -> Image.Image:
+    """An RGB image, or a :class:`ZooError` naming the file."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return ImageOps.exif_transpose(image).convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        raise ZooError(f"{path} is not an image Pillow can read ({type(err).__name__}: {err})") from None
+
+
+def expand(inputs) -> tuple[list[Path], int]:
+    """Files named and the files inside folders named (sorted), and how many files inside those
+    folders were skipped because Pillow cannot read them. A missing path is an error."""
+    files, skipped = [], 0
+    for item in map(Path, inputs):
+        if item.is_dir():
+            for path in sorted(p for p in item.rglob("*") if p.is_file() and not p.name.startswith(".")):
+                if path.suffix.lower() in TABLE_SUFFIXES | {".npy"} or _readable(path):
+                    files.append(path)
+                else:
+                    skipped += 1
+        elif item.is_file():
+            files.append(item)
+        else:
+            raise ZooError(f"input {str(item)!r} does not exist; name image files, folders, .csv or .npy files")
+    if not files:
+        raise ZooError(f"no readable input in {', '.join(map(str, inputs))} ({skipped} unreadable file(s) skipped)")
+    return files, skipped
+
+
+def _readable(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            image.verify()
+        return True
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return False
+
+
+def digit_image(image: Image.Image, side: int, box: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ink, colour): ``side`` x ``side`` float32 arrays in [0, 1], the ink intensity and the
+    RGB colour under it, of a digit drawn or photographed in any way (see the module's doc).
+    An image of exactly ``side`` x ``side`` pixels is taken to be in the data set's own form
+    already (light on black, centred) and kept as it is."""
+    rgb = np.asarray(image.convert("RGB"), dtype="float32") / 255.0
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype="float32")
+    if grey.shape == (side, side):
+        return grey, rgb
+    border = float(np.median(np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])))
+    ink, paper = (1.0 - grey, 1.0 - border) if border > 0.5 else (grey, border)  # dark ink on light paper: invert
+    ink = np.clip((ink - paper) / max(float(ink.max()) - paper, 1e-6), 0, 1)  # the paper black, the ink's peak 1
+    rows, cols = np.nonzero(ink > 0.2)
+    if len(rows) == 0:  # a blank image: nothing to centre
+        return np.zeros((side, side), "float32"), np.zeros((side, side, 3), "float32")
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    ink, rgb = ink[top:bottom, left:right], rgb[top:bottom, left:right]
+    scale = box / max(ink.shape)
+    size = (max(1, round(ink.shape[1] * scale)), max(1, round(ink.shape[0] * scale)))
+    ink = np.asarray(Image.fromarray(ink).resize(size, Image.Resampling.LANCZOS), dtype="float32").clip(0, 1)
+    rgb = np.asarray(Image.fromarray((rgb * 255).astype("uint8")).resize(size, Image.Resampling.LANCZOS),
+                     dtype="float32") / 255.0
+    # Centre of mass to the middle of the frame, as MNIST's digits are.
+    ys, xs = np.indices(ink.shape)
+    mass = max(float(ink.sum()), 1e-6)
+    top = int(np.clip(round(side / 2 - (ys * ink).sum() / mass), 0, side - ink.shape[0]))
+    left = int(np.clip(round(side / 2 - (xs * ink).sum() / mass), 0, side - ink.shape[1]))
+    canvas, colour = np.zeros((side, side), "float32"), np.zeros((side, side, 3), "float32")
+    canvas[top:top + ink.shape[0], left:left + ink.shape[1]] = ink
+    colour[top:top + ink.shape[0], left:left + ink.shape[1]] = rgb
+    return canvas, colour
+
+
+def read_houses(path, features: list[str]) -> tuple[list[str], dict]:
+    """(row names, {feature: (N, 1) float32}) from a CSV of houses in either column dialect."""
+    from data_prep.house_prices import numeric_column, read_table
+
+    frame = read_table(path)
+    missing = [f for f in features if f not in frame.columns]
+    if missing:
+        raise ZooError(f"{path} lacks column(s) {', '.join(missing)}; the model needs {', '.join(features)} "
+                       "(Kaggle names, or De Cock's with spaces)")
+    if frame.empty:
+        raise ZooError(f"{path} has no rows of houses, only its header")
+    columns = {f: numeric_column(frame[f], f, str(path)) for f in features}
+    empty = [f for f, column in columns.items() if column.isna().any()]
+    if empty:
+        row = int(np.flatnonzero(columns[empty[0]].isna().to_numpy())[0])
+        raise ZooError(f"{path}, data row {row + 1}: column {empty[0]!r} is empty; every house needs "
+                       f"{', '.join(features)}")
+    ids = next((frame[c].astype(str).tolist() for c in ("Id", "Order", "PID") if c in frame.columns),
+               [f"row {i + 1}" for i in range(len(frame))])
+    return ids, {f: column.to_numpy("float32").reshape(-1, 1) for f, column in columns.items()}
+
+
+def read_numbers(path, width: int) -> np.ndarray:
+    """(N, width) float32 from a ``.npy`` array or a CSV of numbers (a header line is allowed)."""
+    path = Path(path)
+    try:
+        if path.suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        else:
+            import pandas as pd
+
+            with open(path, encoding="utf-8", errors="replace") as file:
+                sep = "\t" if "\t" in file.readline() else ","
+            frame = pd.read_csv(path, sep=sep, header=None)
+            if not pd.api.types.is_numeric_dtype(frame.dtypes.iloc[0]):  # a header line
+                frame = pd.read_csv(path, sep=sep)
+            array = frame.apply(pd.to_numeric, errors="raise").to_numpy()
+    except Exception as err:  # numpy and pandas raise many types for a file that is not numbers
+        raise ZooError(f"{path} could not be read as numbers ({type(err).__name__}: {err})") from None
+    array = np.asarray(array, dtype="float32")
+    if array.ndim == 1 and width == 1:
+        array = array.reshape(-1, 1)
+    if array.ndim != 2 or array.shape[1] != width or not np.isfinite(array).all():
+        raise ZooError(f"{path}: expected finite numbers, {width} a row; found an array of shape {array.shape}")
+    return array

@@ -1,0 +1,154 @@
+"""zoo.predict on people's own inputs, with the shipped models: images of any size and
+polarity, CSVs of houses in both dialects, pairs, JSON lines, the Python API, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image, ImageDraw
+from tests.test_careless_use import exits_2_with_one_line
+
+
+def drawn_digit(path, digit: str, size=(240, 300), ink=(20, 20, 20), paper=(250, 250, 245)):
+    """A digit drawn with a pen on paper (dark on light, larger than MNIST), as a person makes one."""
+    image = Image.new("RGB", size, paper)
+    draw = ImageDraw.Draw(image)
+    w, h = size
+    if digit == "1":
+        draw.line([(w * 0.5, h * 0.15), (w * 0.5, h * 0.85)], fill=ink, width=w // 12)
+    elif digit == "0":
+        draw.ellipse([w * 0.25, h * 0.15, w * 0.75, h * 0.85], outline=ink, width=w // 12)
+    elif digit == "7":
+        draw.line([(w * 0.25, h * 0.2), (w * 0.75, h * 0.2), (w * 0.4, h * 0.85)], fill=ink, width=w // 12)
+    image.save(path)
+    return path
+
+
+@pytest.fixture
+def digits(tmp_path):
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    paths = [drawn_digit(folder / f"{d}.{fmt}", d) for d, fmt in (("0", "png"), ("1", "jpg"), ("7", "bmp"))]
+    (folder / "notes.png").write_bytes(b"not an image")  # a folder's unreadable file is skipped, not fatal
+    return folder, paths
+
+
+def predict(*argv):
+    from zoo import predict
+
+    return predict.predict_counting(predict.load(argv[0]), list(argv[1:]))
+
+
+@pytest.mark.parametrize("model", ["mnist", "usps", "mnist_scratch"])
+def test_drawn_digits_of_any_size_and_format_are_read_as_the_training_digits(model, digits):
+    folder, _ = digits
+    results, skipped = predict(model, str(folder))
+    assert skipped == 1
+    assert [(r["input"].rsplit("/", 1)[-1], r["digit"]) for r in results] == [("0.png", "0"), ("1.jpg", "1"),
+                                                                              ("7.bmp", "7")]
+    assert all(0.5 < r["digit_probability"] <= 1 for r in results)
+
+
+def test_pdcnn_says_not_a_digit_for_noise_and_reads_digits(digits, tmp_path):
+    from data_prep.perlin import perlin_images
+
+    noise = tmp_path / "noise.png"
+    Image.fromarray(perlin_images(1, size=28, seed=7)[0].astype("uint8")).save(noise)  # MNIST's own form
+    results, _ = predict("mnist-pdcnn", str(noise), str(digits[1][1]))
+    assert [r["digit"] for r in results] == ["not a digit", "1"]
+
+
+def test_top_k_lists_the_k_most_probable_classes(digits):
+    from zoo import predict
+
+    (result,) = predict.predict(predict.load("mnist-light"), [str(digits[1][1])], top_k=3)
+    top = result["digit_top3"]
+    assert len(top) == 3 and top[0][0] == result["digit"] == "1"
+    assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
+
+
+def test_houses_in_both_column_dialects_get_a_price_sigma_and_interval(tmp_path):
+    houses = {"OverallQual": [5, 8], "YearBuilt": [1960, 2005], "TotalBsmtSF": [800, 1500], "GrLivArea": [1100, 2400]}
+    pd.DataFrame({"Id": [1, 2], **houses}).to_csv(tmp_path / "kaggle.csv", index=False)
+    publisher = {"Overall Qual": houses["OverallQual"], "Year Built": houses["YearBuilt"],
+                 "Total Bsmt SF": houses["TotalBsmtSF"], "Gr Liv Area": houses["GrLivArea"]}
+    pd.DataFrame(publisher).to_csv(tmp_path / "ames.tsv", sep="\t", index=False)
+    kaggle, _ = predict("house_prices-gaussian", str(tmp_path / "kaggle.csv"))
+    ames, _ = predict("house_prices-gaussian", str(tmp_path / "ames.tsv"))
+    assert [r["price"] for r in kaggle] == [r["price"] for r in ames]
+    assert kaggle[0]["price"] < kaggle[1]["price"]  # a larger, newer, better house costs more
+    for row in kaggle:
+        low, high = row["interval95"]
+        assert row["sigma"] > 0 and low < row["price"] < high
+        assert high - low == pytest.approx(2 * 1.96 * row["sigma"], rel=1e-3)
+    (mlp_row, _), _ = predict("house_prices", str(tmp_path / "kaggle.csv"))
+    assert set(mlp_row) == {"input", "price"}
+
+
+def test_pairs_take_images_two_by_two(digits):
+    paths = [str(p) for p in digits[1]]  # 0, 1, 7
+    results, _ = predict("mnist_pairs", paths[0], paths[2], paths[2], paths[1])
+    assert [(r["digit_a"], r["digit_b"], r["comparison"]) for r in results] == [
+        ("0", "7", "first <= second"), ("7", "1", "first > second")]
+
+
+def test_cats_dogs_prints_a_class_and_its_probability(tmp_path):
+    from tests.conftest import write_jpeg
+
+    photo = tmp_path / "photo.jpg"
+    write_jpeg(photo, size=(333, 250))
+    ((row,), _) = predict("cats_dogs", str(photo))
+    assert row["class"] in ("cat", "dog") and 0.5 <= row["class_probability"] <= 1
+
+
+def test_json_lines_and_the_table_carry_the_same_predictions(digits, capsys):
+    from zoo import predict
+
+    folder = str(digits[0])
+    assert predict.main(["mnist-light", folder, "--json"]) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [r["digit"] for r in rows] == ["0", "1", "7"] and "skipped 1 unreadable" in captured.err
+    assert predict.main(["mnist-light", folder]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["input", "digit", "digit_probability"] and len(table) == 4
+
+
+def test_the_python_api_loads_a_shipped_model_with_its_card_and_predicts(digits):
+    import zoo
+    import zoo.predict  # importing the module keeps zoo.predict callable
+
+    model, card = zoo.load("mnist-light")
+    assert card["task"] == "mnist" and card["variant"] == "light"
+    (result,) = zoo.predict((model, card), [str(digits[1][1])])
+    assert result["digit"] == "1"
+    (bare,) = zoo.predict(model, [str(digits[1][1])], task="mnist")  # a bare keras.Model needs its task
+    assert bare == result
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["mnist", "{tmp}/broken.jpg"], "is not an image Pillow can read"),
+    (["mnist", "{tmp}/houses.csv"], "mnist models take images or .npy arrays, not a table"),
+    (["house_prices", "{tmp}/houses.csv"], "lacks column(s) OverallQual"),
+    (["house_prices", "{tmp}/1.png"], "house_prices models take a CSV of houses"),
+    (["saved_models/usps.keras", "{tmp}/1.png", "--task", "mnist"], "is a usps model (its card says so), not mnist"),
+    (["mnist", "{tmp}/points.npy"], "the model takes inputs of shape (28, 28), these are (2,)"),
+    (["mnist", "{tmp}/missing.png"], "does not exist"),
+    (["no_such_model", "{tmp}/1.png"], "no shipped model 'no_such_model'"),
+    (["mnist_pairs", "{tmp}/1.png"], "give images two by two"),
+])
+def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monkeypatch):
+    from pathlib import Path
+
+    from zoo import predict
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])  # saved_models/ relative, as a user types it
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 truncated")
+    pd.DataFrame({"GrLivArea": [1000], "YearBuilt": [1990]}).to_csv(tmp_path / "houses.csv", index=False)
+    drawn_digit(tmp_path / "1.png", "1")
+    np.save(tmp_path / "points.npy", np.zeros((3, 2), "float32"))
+    err = exits_2_with_one_line(predict.main, [a.format(tmp=tmp_path) for a in argv], capsys)
+    assert expected in err, err

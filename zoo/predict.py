@@ -1,0 +1,269 @@
+"""Predict with a zoo model on your own inputs: ``python -m zoo.predict MODEL INPUT...``.
+
+MODEL is a ``.keras`` file or the name of a shipped model (``cats_dogs``, ``mnist-pdcnn``:
+``saved_models/NAME.keras``). Its card says which task it is (``--task`` only for a bare
+file). INPUT: image files or folders of them (digits, cats and dogs; mnist_pairs takes
+its images two by two), a CSV of houses (house_prices), or CSV / ``.npy`` arrays of what
+the model takes. One row per input: the predicted class and its probability (``-k`` for
+the top k), the price (with sigma and the 95% interval for a gaussian model), or the value;
+``--json`` writes JSON lines instead.
+
+The same from Python::
+
+    import zoo
+    model, card = zoo.load("cats_dogs")
+    zoo.predict((model, card), ["my_cat.jpg"])   # [{'input': 'my_cat.jpg', 'dog': 'cat', ...}]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import types
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+
+from data_prep.errors import ZooError
+from zoo.cli import positive_int, run
+
+SAVED_MODELS = Path(__file__).resolve().parents[1] / "saved_models"
+DIGIT_FRAMES = {"mnist": (28, 20), "mnist_scratch": (28, 20), "mnist_pairs": (28, 20),  # (side, box of the ink)
+                "usps": (16, 16), "colored_usps": (16, 16)}
+NOT_A_DIGIT = "not a digit"
+
+
+class Loaded(NamedTuple):
+    model: object
+    card: dict
+
+
+def load(name, unsafe: bool = False) -> Loaded:
+    """A shipped model by name (``"cats_dogs"``, ``"mnist-pdcnn"``) or any ``.keras`` path, with its
+    card (``{}`` when the file has none beside it)."""
+    from zoo.artifacts import card_path
+    from zoo.evaluate import load_model, read_card
+
+    path = Path(name)
+    if path.suffix != ".keras" and not path.exists():
+        path = SAVED_MODELS / f"{name}.keras"
+        if not path.is_file():
+            shipped = sorted(p.stem for p in SAVED_MODELS.glob("*.keras"))
+            raise ZooError(f"no shipped model {name!r}; saved_models/ has {', '.join(shipped)} (or name a .keras file)")
+    model = load_model(path, unsafe)
+    return Loaded(model, read_card(path) if card_path(path).is_file() else {})
+
+
+def predict(model, inputs, task: str | None = None, top_k: int = 1) -> list[dict]:
+    """One dict per input: its name and what the model says of it (see the module's doc).
+
+    ``model``: what :func:`load` returns, a ``.keras`` path or shipped name, or a bare
+    ``keras.Model`` with ``task``. ``inputs``: paths (files, folders) as on the command line;
+    unreadable files inside folders are skipped (:func:`predict_counting` counts them)."""
+    return predict_counting(model, inputs, task, top_k)[0]
+
+
+def predict_counting(model, inputs, task: str | None = None, top_k: int = 1) -> tuple[list[dict], int]:
+    """:func:`predict`, and how many unreadable files in the folders were skipped."""
+    if isinstance(model, tuple) and len(model) == 2:  # (model, card), as load returns it
+        model = Loaded(*model)
+    elif isinstance(model, (str, Path)):
+        model = load(model)
+    else:
+        model = Loaded(model, {})
+    task = task_of(model.card, task)
+    names, x, skipped = model_inputs(task, inputs, model.card)
+    check_shape(model.model, x, task)
+    outputs = model.model.predict(x, batch_size=64, verbose=0)
+    rows = describe(model.card, named_outputs(model.model, outputs), top_k)
+    return [{"input": name, **row} for name, row in zip(names, rows)], skipped
+
+
+def check_shape(model, x, task: str):
+    """Refuse arrays that are not what the model takes (e.g. inputs of another task), in one line."""
+    if not getattr(model, "inputs", None) or isinstance(x, (dict, list)):
+        return
+    expected = tuple(model.inputs[0].shape[1:])
+    if len(expected) != x.ndim - 1 or any(e not in (None, g) for e, g in zip(expected, x.shape[1:])):
+        raise ZooError(f"the model takes inputs of shape {expected}, these are {tuple(x.shape[1:])}: "
+                       f"give {task} inputs (or a model of their task)")
+
+
+def task_of(card: dict, task: str | None) -> str:
+    from zoo.registry import get_task
+
+    if task and card.get("task") and task != card["task"]:
+        raise ZooError(f"the model is a {card['task']} model (its card says so), not {task}; drop --task or pick "
+                       "a model of that task")
+    if not (task or card.get("task")):
+        raise ZooError("the model has no card beside it to name its task: pass --task TASK")
+    return get_task(task or card["task"]).name
+
+
+def model_inputs(task: str, inputs, card: dict) -> tuple[list[str], object, int]:
+    """(names, the model's input, skipped files) for the task, from paths as people have them."""
+    from data_prep import user_inputs
+
+    files, skipped = user_inputs.expand(inputs)
+    tables = [f for f in files if f.suffix.lower() in user_inputs.TABLE_SUFFIXES | {".npy"}]
+    images = [f for f in files if f not in tables]
+    if task == "house_prices":
+        if images or not tables:
+            raise ZooError("house_prices models take a CSV of houses (columns OverallQual, YearBuilt, TotalBsmtSF, "
+                           f"GrLivArea), not {', '.join(map(str, images or files))}")
+        features = card.get("data", {}).get("info", {}).get("features") or ["OverallQual", "YearBuilt",
+                                                                             "TotalBsmtSF", "GrLivArea"]
+        parts = [user_inputs.read_houses(path, features) for path in tables]
+        return ([f"{p.name}:{i}" for p, (ids, _) in zip(tables, parts) for i in ids],
+                {f: np.concatenate([x[f] for _, x in parts]) for f in features}, skipped)
+    if task in ("two_spirals", "curve"):
+        if images:
+            raise ZooError(f"{task} models take numbers (.csv or .npy), not images: {images[0]}")
+        arrays = [user_inputs.read_numbers(path, 2 if task == "two_spirals" else 1) for path in tables]
+        return ([f"{p.name}:{i + 1}" for p, a in zip(tables, arrays) for i in range(len(a))],
+                np.concatenate(arrays), skipped)
+    names, x = [], []
+    for path in tables:  # arrays already in the model's input form
+        array = np.load(path, allow_pickle=False) if path.suffix == ".npy" else None
+        if array is None:
+            raise ZooError(f"{task} models take images or .npy arrays, not a table: {path}")
+        names += [f"{path.name}:{i + 1}" for i in range(len(array))]
+        x += list(array.astype("float32"))
+    if images:
+        pictures = [user_inputs.read_image(path) for path in images]
+        if task == "cats_dogs":
+            x += [photo_array(p) for p in pictures]
+            names += [str(p) for p in images]
+        elif task == "mnist_pairs":
+            if len(pictures) % 2:
+                raise ZooError(f"mnist_pairs compares two digits: give images two by two ({len(pictures)} given)")
+            digits = [digit_array(task, p) for p in pictures]
+            x += [np.stack([_pooled(a), _pooled(b)], axis=-1) for a, b in zip(digits[::2], digits[1::2])]
+            names += [f"{a} <= {b}?" for a, b in zip(images[::2], images[1::2])]
+        else:
+            x += [digit_array(task, p) for p in pictures]
+            names += [str(p) for p in images]
+    return names, np.stack(x), skipped
+
+
+def digit_array(task: str, picture) -> np.ndarray:
+    """A picture as the task's training digits: MNIST 28x28 in 0..255, USPS 16x16x1 in [0, 1],
+    colored USPS 16x16x3 in [0, 1] (its ink's colour kept)."""
+    from data_prep.user_inputs import digit_image
+
+    if task not in DIGIT_FRAMES:
+        raise ZooError(f"{task} models do not take images")
+    ink, colour = digit_image(picture, *DIGIT_FRAMES[task])
+    if task == "colored_usps":  # the ink's hue at full brightness; grey or black ink is taken as white
+        hue = colour / np.maximum(colour.max(axis=-1, keepdims=True), 1e-6)
+        grey = (colour.max(axis=-1) - colour.min(axis=-1) < 0.2)[..., None]
+        return ink[..., None] * np.where(grey, 1.0, hue)
+    return ink[..., None] if task == "usps" else ink * 255.0
+
+
+def photo_array(picture) -> np.ndarray:
+    """A photo as the training pipeline feeds it (``data_prep.cats_dogs``): resized with antialiasing
+    to the cached side, rounded to whole pixel values; the model's own layers do the rest."""
+    import keras
+
+    from data_prep.cats_dogs import TRAINING_SIZE
+
+    image = np.asarray(picture, dtype="float32")
+    resized = keras.ops.image.resize(image, (TRAINING_SIZE, TRAINING_SIZE), antialias=True)
+    return np.clip(np.round(keras.ops.convert_to_numpy(resized)), 0, 255).astype("float32")
+
+
+def _pooled(digit: np.ndarray) -> np.ndarray:
+    from data_prep.mnist_pairs import downsample
+
+    return downsample(digit[None].astype("uint8"))[0]
+
+
+def named_outputs(model, outputs) -> dict:
+    names = list(getattr(model, "output_names", None) or ["digit"])  # the scratch MLP names no output
+    if isinstance(outputs, dict):
+        return {name: np.asarray(value) for name, value in outputs.items()}
+    if isinstance(outputs, (list, tuple)):
+        return {name: np.asarray(value) for name, value in zip(names, outputs)}
+    return {names[0]: np.asarray(outputs)}
+
+
+def class_names(output: str, width: int, card: dict) -> list[str]:
+    if output == "color":
+        return list(card.get("data", {}).get("info", {}).get("colors") or range(width))
+    binary = {"dog": ["cat", "dog"], "comparison": ["first > second", "first <= second"], "spiral": ["0", "1"]}
+    if output in binary:
+        return binary[output]
+    return [str(i) for i in range(10)] + ([NOT_A_DIGIT] if width == 11 else [])
+
+
+def describe(card: dict, outputs: dict, top_k: int) -> list[dict]:
+    """Each output of each input as readable fields: a class and its probability, or a value."""
+    rows = [{} for _ in range(len(next(iter(outputs.values()))))]
+    for output, values in outputs.items():
+        values = values.reshape(len(values), -1)
+        if output == "mean_sigma":  # the gaussian regressor: price, its sigma and 95% interval
+            for row, (mean, sigma) in zip(rows, values):
+                row.update(price=round(float(mean), 2), sigma=round(float(sigma), 2),
+                           interval95=[round(float(mean - 1.96 * sigma), 2), round(float(mean + 1.96 * sigma), 2)])
+        elif output in ("price", "y"):
+            for row, (value,) in zip(rows, values):
+                row[output] = round(float(value), 2 if output == "price" else 6)
+        else:
+            if values.shape[1] == 1:  # a sigmoid: the probability of class 1
+                values = np.concatenate([1 - values, values], axis=1)
+            labels = class_names(output, values.shape[1], card)
+            field = "class" if output in ("dog", "spiral") else output  # a sigmoid output is named after class 1
+            for row, probabilities in zip(rows, values):
+                best = np.argsort(-probabilities)[:top_k]
+                row[field] = labels[best[0]]
+                row[f"{field}_probability"] = round(float(probabilities[best[0]]), 4)
+                if top_k > 1:
+                    row[f"{field}_top{top_k}"] = [[labels[i], round(float(probabilities[i]), 4)] for i in best]
+    return rows
+
+
+def table(results: list[dict]) -> str:
+    """The results as an aligned text table; top-k lists and intervals on one cell each."""
+    import pandas as pd
+
+    def cell(value):
+        if isinstance(value, list) and value and isinstance(value[0], list):  # top k: label probability, ...
+            return ", ".join(f"{label} {p:.4f}" for label, p in value)
+        if isinstance(value, list):  # an interval of dollars
+            return f"[{value[0]:,.0f}, {value[1]:,.0f}]"
+        return value
+
+    return pd.DataFrame([{k: cell(v) for k, v in row.items()} for row in results]).to_string(index=False)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m zoo.predict", description=__doc__.splitlines()[0])
+    p.add_argument("model", help="a .keras file, or a shipped model's name (cats_dogs, mnist-pdcnn, ...)")
+    p.add_argument("inputs", nargs="+", help="image files or folders, a CSV of houses, CSV or .npy arrays")
+    p.add_argument("--task", help="the model's task, for a .keras file without a card")
+    p.add_argument("-k", "--top-k", type=positive_int, default=1, help="show the k most probable classes")
+    p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.add_argument("--unsafe", action="store_true", help="allow code in the file (Lambda layers); trusted files only")
+    args = p.parse_args(argv)
+    results, skipped = predict_counting(load(args.model, args.unsafe), args.inputs, args.task, args.top_k)
+    if skipped:
+        print(f"skipped {skipped} unreadable file(s) in the folders given", file=sys.stderr)
+    print("\n".join(json.dumps(r) for r in results) if args.json else table(results))
+    return 0
+
+
+class _CallableModule(types.ModuleType):
+    """``zoo.predict(model, inputs)`` as torchvision users call a model getter: the module itself
+    is callable, so the name means the same whether or not ``zoo.predict`` was imported as a module."""
+
+    def __call__(self, *args, **kwargs):
+        return predict(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+
+if __name__ == "__main__":
+    run(main)
