@@ -20,6 +20,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,8 @@ from data_prep.errors import ZooError
 from zoo import artifacts
 from zoo.cli import run
 
+# Keras' tf2onnx shim probes np.object, which NumPy 2 warns about: not the user's concern.
+warnings.filterwarnings("ignore", message="In the future `np.object`", category=FutureWarning)
 FORMATS = {"saved_model": ".saved_model", "onnx": ".onnx"}
 TOLERANCE = 1e-4  # of the output's scale (its largest absolute value, at least 1)
 EXAMPLES = 64
