@@ -140,3 +140,46 @@ def test_same_seed_gives_identical_card_metrics(tmp_path, usps_dir):
         assert cards[0]["test_metrics"] == cards[1]["test_metrics"], task
         other = fit(task, variant, epochs=2, seed=4, data_dir=data, out_dir=tmp_path / f"{task}3", verbose=0)
         assert other["test_metrics"] != cards[0]["test_metrics"], task  # the seed matters
+
+
+def test_a_second_fit_into_the_same_folder_is_refused_until_the_first_ends_even_by_sigkill(tmp_path, capsys):
+    """Two fits of one task into one folder would interleave their rows in one history file: the
+    second is refused at once (an OS lock, which a SIGKILL releases with its process)."""
+    from tests.test_careless_use import exits_2_with_one_line
+
+    argv = ["two_spirals", "--epochs", "10", "--out", str(tmp_path), "--quiet"]
+    lock = tmp_path / ".work" / "two_spirals.lock"
+    first = subprocess.Popen([sys.executable, "-m", "zoo.fit", *argv], cwd=REPO, env=ENV,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: lock.exists() and "process" in lock.read_text(), first)
+    err = exits_2_with_one_line(fit_cli.main, argv, capsys)
+    assert f"process {first.pid}: python -m zoo.fit two_spirals" in err and "already running" in err
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    card = json.loads((tmp_path / "two_spirals.json").read_text())
+    assert card["epochs_run"] == 10 and not lock.exists()
+
+    killed = subprocess.Popen([sys.executable, "-m", "zoo.fit", *argv[:-2], str(tmp_path / "again"), "--quiet"],
+                              cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: any((tmp_path / "again" / ".work" / "two_spirals" / "backup").glob("epoch-*")), killed)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    assert (tmp_path / "again" / ".work" / "two_spirals.lock").exists()  # left behind, but not held
+    code, out, _ = call_main(fit_cli.main, [*argv[:-2], str(tmp_path / "again"), "--quiet"], capsys)
+    assert code == 0 and "resuming" in out
+
+
+def test_a_second_search_in_the_same_directory_is_refused(tmp_path, capsys):
+    import fcntl
+
+    from tests.test_careless_use import exits_2_with_one_line
+    from tuning import search
+
+    (tmp_path / "runs").mkdir()
+    with open(tmp_path / "runs" / ".two_spirals.lock", "w") as held:  # what a running search holds
+        held.write("process 4242: python -m tuning.search two_spirals")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX)
+        err = exits_2_with_one_line(search.main, ["two_spirals", "--tuner", "random", "--max-trials", "1",
+                                                  "--directory", str(tmp_path / "runs"), "--out", str(tmp_path)],
+                                    capsys)
+    assert "a two_spirals search is already running" in err and "process 4242" in err

@@ -318,13 +318,24 @@ def main(argv=None) -> int:
         ip, port = args.oracle_address.rsplit(":", 1)
         os.environ.update(KERASTUNER_TUNER_ID="chief" if args.chief else f"tuner{args.worker}",
                           KERASTUNER_ORACLE_IP=ip, KERASTUNER_ORACLE_PORT=port)
-
-    from zoo.registry import get_task
-
     artifacts.check_writable_folder(args.directory, "--directory")
     artifacts.check_writable_folder(args.out, "--out")
-    if args.worker is None:  # workers take the state from the chief's oracle, which may be writing it now
-        check_search_state(Path(args.directory) / args.task)
+    command = "python -m tuning.search " + shlex.join(sys.argv[1:] if argv is None else argv)
+    if args.worker is not None:  # workers share the chief's directory, and take its state from its oracle
+        return search(args, command)
+    check_search_state(Path(args.directory) / args.task)
+    lock = artifacts.FolderLock(Path(args.directory) / f".{args.task}.lock", f"a {args.task} search",
+                                args.directory, command)  # the chief or a lone search owns the directory
+    try:
+        return search(args, command)
+    finally:
+        lock.release()
+
+
+def search(args, command: str) -> int:
+    """The search itself (and the chief's or lone search's report and retrain)."""
+    from zoo.registry import get_task
+
     splits = get_task(args.task).load(data_dir=args.data_dir)
     print(splits.describe())
     metric, direction = objective_of(args.task, args)
@@ -337,8 +348,7 @@ def main(argv=None) -> int:
     frame = pd.read_csv(table)
     print(frame.drop(columns=[c for c in frame.columns if c.startswith("tuner/")]).to_string(index=False))
     if not args.chief:
-        card = retrain_best(tuner, args.task, splits, args,
-                            "python -m tuning.search " + shlex.join(sys.argv[1:] if argv is None else argv))
+        card = retrain_best(tuner, args.task, splits, args, command)
         print(f"best hyper-parameters: {json.dumps(card['hyperparameters'])}")
         print(f"retrained: test {card['test_metrics']} -> {Path(args.out) / (args.task + '-searched.keras')}")
     return 0

@@ -6,8 +6,10 @@ same folder and moved into place with ``os.replace``, which is atomic on POSIX.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,3 +96,44 @@ def output_paths(out_dir, task: str, variant: str, default_variant: str) -> dict
 
 def card_path(model_path) -> Path:
     return Path(model_path).with_suffix(".json")
+
+
+class FolderLock:
+    """An exclusive OS lock (``fcntl.flock``) on ``path`` for one run writing into a folder: a second
+    run is refused at once, naming the holder's process and command. The kernel releases the lock
+    when its process dies, SIGKILL included, so nothing stale blocks the next run; the file itself is
+    removed by :meth:`release`, and a leftover of a killed run is simply locked again."""
+
+    def __init__(self, path, what: str, where: str, command: str | None = None):
+        import fcntl
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            self.file = open(self.path, "a+")
+            try:
+                fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self.file.seek(0)
+                holder = self.file.read().strip() or "another process"
+                self.file.close()
+                raise ZooError(f"{what} is already running into {where} ({holder}); wait for it to finish, or "
+                               "write elsewhere with --out / --directory") from None
+            try:  # the holder may have removed the file between our open and lock: lock the new one
+                if os.stat(self.path).st_ino == os.fstat(self.file.fileno()).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            self.file.close()
+        self.file.truncate(0)
+        self.file.write(f"process {os.getpid()}: {command or ' '.join(sys.argv)}")
+        self.file.flush()
+
+    def release(self) -> None:
+        if self.file.closed:
+            return
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+        self.file.close()
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()  # the checkpoints folder, when nothing else is in it

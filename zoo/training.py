@@ -98,84 +98,91 @@ def fit(
     epochs = recipe.epochs if epochs is None else epochs
     batch_size = recipe.batch_size if batch_size is None else batch_size
     paths = artifacts.output_paths(artifacts.check_writable_folder(out_dir), task.name, variant_name, task.default)
+    lock = artifacts.FolderLock(paths["work"].with_name(paths["work"].name + ".lock"),
+                                f"zoo.fit {task.name}{'' if variant_name == task.default else ' --model ' + variant_name}",
+                                str(out_dir), command)
+    try:
+        folds = recipe.folds if folds is None else folds
+        recipe_card = {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed, "folds": folds,
+                       "dtype_policy": mixed_precision or keras.config.dtype_policy().name, "jit_compile": jit_compile}
+        overrides = {"recipe": recipe_overrides or {}, "build": build_overrides or {}}
+        overrides_card = {k: {n: _name_of(v) for n, v in d.items()} for k, d in overrides.items()}
+        if not overwrite:
+            refuse_replacing_another_recipe(paths, recipe_card,
+                                            overrides_card if recipe_overrides or build_overrides else None)
+        splits = task.load_with(spec, data_dir=data_dir, seed=seed)
+        print(splits.describe())
+        cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
+        keras.utils.set_random_seed(seed)
+        with dtype_policy(mixed_precision):
+            model = spec.build(splits)
+        compile_model(model, recipe, steps(splits.x_train, batch_size), epochs, jit_compile)
 
-    folds = recipe.folds if folds is None else folds
-    recipe_card = {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed, "folds": folds,
-                   "dtype_policy": mixed_precision or keras.config.dtype_policy().name, "jit_compile": jit_compile}
-    overrides = {"recipe": recipe_overrides or {}, "build": build_overrides or {}}
-    overrides_card = {k: {n: _name_of(v) for n, v in d.items()} for k, d in overrides.items()}
-    if not overwrite:
-        refuse_replacing_another_recipe(paths, recipe_card, overrides_card if recipe_overrides or build_overrides else None)
-    splits = task.load_with(spec, data_dir=data_dir, seed=seed)
-    print(splits.describe())
-    cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
-    keras.utils.set_random_seed(seed)
-    with dtype_policy(mixed_precision):
-        model = spec.build(splits)
-    compile_model(model, recipe, steps(splits.x_train, batch_size), epochs, jit_compile)
+        work = prepare_work_dir(paths["work"], {
+            "task": task.name, "variant": variant_name, "epochs": epochs, "batch_size": batch_size, "seed": seed,
+            **({"overrides": repr(overrides)} if recipe_overrides or build_overrides else {}),
+            **({"mixed_precision": mixed_precision} if mixed_precision else {}),
+            **({"spec": spec.description} if unregistered else {}),
+        })
+        history_log = work / "history.csv"
+        best_weights = work / "best.weights.h5"
+        # Order matters at an epoch's end: history row, best weights, then the checkpoint,
+        # so that a kill in between leaves the history ahead (trimmed on resume), never behind.
+        backup = AtomicBackupAndRestore(work / "backup")
+        trim_history(history_log, backup.latest_epoch())
+        callbacks = [keras.callbacks.TerminateOnNaN(), *recipe.callbacks(),
+                     keras.callbacks.CSVLogger(str(history_log), append=True)]
+        if tensorboard:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
+        if recipe.monitor:
+            callbacks.append(KeepBestWeights(best_weights, recipe.monitor, recipe.mode,
+                                             _best_so_far(history_log, recipe)))
+        callbacks.append(backup)
 
-    work = prepare_work_dir(paths["work"], {
-        "task": task.name, "variant": variant_name, "epochs": epochs, "batch_size": batch_size, "seed": seed,
-        **({"overrides": repr(overrides)} if recipe_overrides or build_overrides else {}),
-        **({"mixed_precision": mixed_precision} if mixed_precision else {}),
-        **({"spec": spec.description} if unregistered else {}),
-    })
-    history_log = work / "history.csv"
-    best_weights = work / "best.weights.h5"
-    # Order matters at an epoch's end: history row, best weights, then the checkpoint,
-    # so that a kill in between leaves the history ahead (trimmed on resume), never behind.
-    backup = AtomicBackupAndRestore(work / "backup")
-    trim_history(history_log, backup.latest_epoch())
-    callbacks = [keras.callbacks.TerminateOnNaN(), *recipe.callbacks(),
-                 keras.callbacks.CSVLogger(str(history_log), append=True)]
-    if tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
-    if recipe.monitor:
-        callbacks.append(KeepBestWeights(best_weights, recipe.monitor, recipe.mode, _best_so_far(history_log, recipe)))
-    callbacks.append(backup)
-
-    start = time.perf_counter()
-    history = model.fit(
-        **feed(splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed),
-        validation_data=validation_data(splits.x_val, splits.y_val),
-        epochs=epochs, callbacks=callbacks, verbose=verbose,
-    )
-    seconds = time.perf_counter() - start
-    log = pd.read_csv(history_log) if history_log.exists() else pd.DataFrame(history.history)
-
-    card = {
-        "task": task.name, "variant": variant_name, "description": spec.description,
-        "reference": spec.reference or task.reference,
-        "recipe": recipe_card,
-        "epochs_run": len(log), "fit_seconds": round(seconds, 2),
-        **run_record(model, splits, command),
-    }
-    if recipe_overrides or build_overrides:
-        card["overrides"] = overrides_card
-    if cv:
-        card["cross_validation"] = cv
-    if _diverged(log):
-        card.update(status="failed: loss became NaN/inf", failed_epoch=len(log))
-        artifacts.write_json(paths["card"].with_suffix(".failed.json"), card)
-        raise ZooError(
-            f"training diverged at epoch {len(log)} (loss NaN/inf); no model saved. "
-            f"Try a lower learning rate. Details: {paths['card'].with_suffix('.failed.json')}"
+        start = time.perf_counter()
+        history = model.fit(
+            **feed(splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed),
+            validation_data=validation_data(splits.x_val, splits.y_val),
+            epochs=epochs, callbacks=callbacks, verbose=verbose,
         )
-    if recipe.monitor and best_weights.exists():
-        model.load_weights(str(best_weights))
-        card["best_epoch"] = int(_best_epoch(log, recipe)) + 1
-    card["test_metrics"] = evaluate_model(model, splits, batch_size, spec.extra_metrics)
-    card["status"] = "ok"
+        seconds = time.perf_counter() - start
+        log = pd.read_csv(history_log) if history_log.exists() else pd.DataFrame(history.history)
 
-    artifacts.save_model(model, paths["model"])
-    with artifacts.atomic_path(paths["history"]) as tmp:
-        log.to_csv(tmp, index=False)
-    plot_curves(log, paths["curves"], title=f"{task.name} / {variant_name}")
-    artifacts.write_json(paths["card"], card)
-    shutil.rmtree(work, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        work.parent.rmdir()  # the checkpoints folder, when no other fit is unfinished
-    return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
+        card = {
+            "task": task.name, "variant": variant_name, "description": spec.description,
+            "reference": spec.reference or task.reference,
+            "recipe": recipe_card,
+            "epochs_run": len(log), "fit_seconds": round(seconds, 2),
+            **run_record(model, splits, command),
+        }
+        if recipe_overrides or build_overrides:
+            card["overrides"] = overrides_card
+        if cv:
+            card["cross_validation"] = cv
+        if _diverged(log):
+            card.update(status="failed: loss became NaN/inf", failed_epoch=len(log))
+            artifacts.write_json(paths["card"].with_suffix(".failed.json"), card)
+            raise ZooError(
+                f"training diverged at epoch {len(log)} (loss NaN/inf); no model saved. "
+                f"Try a lower learning rate. Details: {paths['card'].with_suffix('.failed.json')}"
+            )
+        if recipe.monitor and best_weights.exists():
+            model.load_weights(str(best_weights))
+            card["best_epoch"] = int(_best_epoch(log, recipe)) + 1
+        card["test_metrics"] = evaluate_model(model, splits, batch_size, spec.extra_metrics)
+        card["status"] = "ok"
+
+        artifacts.save_model(model, paths["model"])
+        with artifacts.atomic_path(paths["history"]) as tmp:
+            log.to_csv(tmp, index=False)
+        plot_curves(log, paths["curves"], title=f"{task.name} / {variant_name}")
+        artifacts.write_json(paths["card"], card)
+        shutil.rmtree(work, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            work.parent.rmdir()  # the checkpoints folder, when no other fit is unfinished
+        return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
+    finally:
+        lock.release()
 
 
 def refuse_replacing_another_recipe(paths: dict, recipe_card: dict, overrides_card: dict | None) -> None:
