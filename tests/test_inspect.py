@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from tests.test_cli import call_main
-from tests.test_regression import house_dir  # noqa: F401  (fixture)
 from zoo import inspect
 from zoo.training import fit
 
