@@ -1,5 +1,5 @@
 """KerasTuner searches with k-fold cross-validation inside each trial:
-``python -m tuning.search TASK --tuner {hyperband,random,bayesian} …``.
+``python -m tuning.search TASK --tuner {hyperband,random,bayesian,grid} …``.
 
 - Objective: the mean over K folds (scikit-learn ``KFold`` on train + validation; K=1: the
   task's own validation split) of each fold's best validation loss (or ``--objective``, e.g.
@@ -11,10 +11,17 @@
   best objective so far stops there and is recorded as ``pruned`` (seed 001 §2.2).
 - The first trial of a fresh search (Hyperband: of each bracket) takes the space's defaults
   (for usps: the hand-made ``default`` recipe), so the search starts from what it has to beat.
+- Grid (``--tuner grid``): KerasTuner's ``GridSearch``, every combination once, in order;
+  ``--choices NAME=V1,V2`` narrows any hyper-parameter to those values (any tuner).
+- Variant (``--variant``): a space over the recipe alone (mnist_pairs: seed 003's batch size x
+  epochs) trains that variant's architecture; for a task that draws data per seed, ``--seed``
+  is also the round of fresh data.
 - Resume: rerunning the same command continues in ``--directory`` (``overwrite=False``):
   finished trials are not redone.
-- Output in ``--directory``/TASK: ``trials.csv`` (a row a trial: hyper-parameters, per-fold
-  values, objective, status, seconds), ``objective.png``, and the best hyper-parameters
+- Output in ``--directory``/PROJECT (the task; ``-VARIANT`` when not the base, ``-roundN`` for
+  a task that draws data per seed): ``trials.csv`` (a row a trial: hyper-parameters, per-fold
+  values, each fold's final model on its training and validation folds, objective, status,
+  seconds), ``objective.png``, and (unless ``--no-retrain``) the best hyper-parameters
   retrained on the training split, saved as ``TASK-searched.keras`` + card (``--out``);
   ``--retrain-seeds 0 1 2`` retrains with each seed and gives the test metrics' mean and
   spread in the card (the model of the first seed is saved), for a fair comparison.
@@ -25,6 +32,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import functools
 import json
 import os
@@ -41,6 +49,34 @@ from zoo import artifacts
 from zoo.cli import non_negative_int, positive_int, run
 
 
+def project_of(args) -> str:
+    """The search's folder under ``--directory``: the task, ``-VARIANT`` when the architecture is
+    the variant's (a space over the recipe alone) or the search starts from another variant than
+    the base, ``-roundN`` when the task draws its data per seed."""
+    from tuning.spaces import OBJECTIVES, RECIPE_ONLY
+    from zoo.registry import get_task
+
+    plain = args.variant == OBJECTIVES[args.task][2] and args.task not in RECIPE_ONLY
+    name = args.task if plain else f"{args.task}-{args.variant}"
+    return f"{name}-round{args.seed}" if get_task(args.task).data_per_seed else name
+
+
+def parse_choices(items) -> dict:
+    """``["batch_size=50,100", "activation=relu"]`` -> {"batch_size": [50, 100], "activation": ["relu"]}."""
+    def value(text):
+        try:
+            return ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return text
+    choices = {}
+    for item in items or []:
+        name, sep, values = item.partition("=")
+        if not sep or not name or not values:
+            raise ZooError(f"--choices {item}: write NAME=V1,V2 (e.g. batch_size=50,100)")
+        choices[name] = [value(v) for v in values.split(",")]
+    return choices
+
+
 def objective_of(task_name, args) -> tuple[str, str]:
     """(history metric, "min" or "max"): the task's default, or ``--objective`` (a loss or
     error is minimized, anything else maximized)."""
@@ -49,7 +85,7 @@ def objective_of(task_name, args) -> tuple[str, str]:
 
     if not args.objective:
         return OBJECTIVES[task_name][:2]
-    metrics = get_task(task_name).variants[OBJECTIVES[task_name][2]].recipe.metrics
+    metrics = get_task(task_name).variants[args.variant].recipe.metrics
     names = ["loss"] + [m for m in (metrics if isinstance(metrics, (list, tuple)) else []) if isinstance(m, str)]
     known = [f"val_{m}" for m in names] + names
     if args.objective not in known:
@@ -84,20 +120,24 @@ def make_tuner(kind, task_name, splits, args):
     from tuning.spaces import InvalidArchitecture, build
     from zoo.training import compile_model, feed, steps, validation_data
 
-    base = {"hyperband": kt.Hyperband, "random": kt.RandomSearch, "bayesian": kt.BayesianOptimization}[kind]
+    base = {"hyperband": kt.Hyperband, "random": kt.RandomSearch, "bayesian": kt.BayesianOptimization,
+            "grid": kt.Tuner}[kind]
     metric, direction = objective_of(task_name, args)
     sign = 1 if direction == "min" else -1
-    results = Path(args.directory) / task_name / "trial_results"
+    project = project_of(args)
+    results = Path(args.directory) / project / "trial_results"
 
     class CrossValidated(base):
         """``base`` whose trial trains K folds and returns their mean best validation loss."""
 
         def run_trial(self, trial, *unused, **unused_kw):
             hp = trial.hyperparameters
-            epochs = hp.values.get("tuner/epochs", args.max_epochs)
-            start, losses, val_losses, status = time.perf_counter(), [], [], "ok"
+            # Hyperband's budget, else a searched number of epochs (mnist_pairs), else --max-epochs
+            epochs = hp.values.get("tuner/epochs", hp.values.get("epochs", args.max_epochs))
+            start, losses, val_losses, finals, status = time.perf_counter(), [], [], {}, "ok"
             if args.folds > 1:
-                x, y = concat(splits.x_train, splits.x_val), concat(splits.y_train, splits.y_val)
+                x, y = ((splits.x_train, splits.y_train) if args.folds_within_train  # validation stays out
+                        else (concat(splits.x_train, splits.x_val), concat(splits.y_train, splits.y_val)))
                 folds = [(take(x, a), take(y, a), take(x, b), take(y, b)) for a, b in
                          KFold(args.folds, shuffle=True, random_state=args.seed).split(np.arange(len(y)))]
             else:
@@ -106,7 +146,7 @@ def make_tuner(kind, task_name, splits, args):
                 for k, (x_train, y_train, x_val, y_val) in enumerate(folds):
                     fold = _with(splits, x_train, y_train, x_val, y_val)
                     keras.utils.set_random_seed(args.seed + k)
-                    model, recipe = build(task_name, hp, fold)
+                    model, recipe = build(task_name, hp, fold, args.variant)
                     compile_model(model, recipe, steps(x_train, recipe.batch_size), epochs)
                     history = model.fit(**feed(x_train, y_train, recipe.batch_size, shuffle=True, seed=args.seed + k),
                                         validation_data=validation_data(x_val, y_val), epochs=epochs,
@@ -114,6 +154,11 @@ def make_tuner(kind, task_name, splits, args):
                     values = np.asarray(history.history[metric], dtype=float)
                     losses.append(float(np.nanmin(values) if direction == "min" else np.nanmax(values)))
                     val_losses.append(float(np.nanmin(history.history["val_loss"])))
+                    # The final model on both folds (seed 003's Table 1 reports train and validation error)
+                    on_train = model.evaluate(**feed(x_train, y_train), verbose=0, return_dict=True)
+                    finals.update({f"fold_{k + 1}_train_{name}": float(v) for name, v in on_train.items()})
+                    finals.update({f"fold_{k + 1}_{name}": float(v[-1]) for name, v in history.history.items()
+                                   if name.startswith("val_")})
                     best = self.oracle.get_best_trials(1)
                     best_score = best[0].score if best and best[0].score is not None else None
                     if (best_score is not None and k + 1 < len(folds)
@@ -121,38 +166,86 @@ def make_tuner(kind, task_name, splits, args):
                         status = f"pruned after fold {k + 1}"
                         break
             except InvalidArchitecture as err:
-                self._record(trial, hp, [], None, None, f"invalid: {err}", time.perf_counter() - start)
+                self._record(trial, hp, [], None, None, f"invalid: {err}", time.perf_counter() - start, {})
                 raise kt.errors.FailedTrialError(f"invalid architecture: {err}") from None
             seconds = round(time.perf_counter() - start, 3)
             objective = float(np.mean(losses)) + sign * args.time_penalty * seconds / 60
-            self._record(trial, hp, losses, objective, float(np.mean(val_losses)), status, seconds)
+            self._record(trial, hp, losses, objective, float(np.mean(val_losses)), status, seconds, finals)
             return {"objective": objective}
 
-        def _record(self, trial, hp, losses, objective, val_loss, status, seconds):
+        def _record(self, trial, hp, losses, objective, val_loss, status, seconds, finals):
             """One file a trial (workers of a distributed search write side by side)."""
             row = {"trial": trial.trial_id, "status": status, "objective": objective, "seconds": round(seconds, 3),
                    "tie_break_val_loss": val_loss,
-                   **{f"fold_{i + 1}": v for i, v in enumerate(losses)}, **dict(hp.values)}
+                   **{f"fold_{i + 1}": v for i, v in enumerate(losses)}, **finals, **dict(hp.values)}
             artifacts.write_json(results / f"trial_{trial.trial_id}.json", row)
 
     # Declare the space up front (one build with the defaults): Hyperband draws values only
     # from declared hyper-parameters; those of deeper layers join as trials use them.
+    choices = parse_choices(args.choices)
+    unknown = sorted(set(choices) - set(declared_by_space(task_name, splits, args.variant)))
+    if unknown:
+        raise ZooError(f"--choices {', '.join(unknown)}: not a hyper-parameter of {task_name}'s space; it has "
+                       f"{', '.join(declared_by_space(task_name, splits, args.variant))}")
+    # --choices are declared first: the space's own declarations of those names then reuse them.
     space = kt.HyperParameters()
+    for name, values in choices.items():
+        space.Choice(name, values)
     try:
-        build(task_name, space, splits)
+        build(task_name, space, splits, args.variant)
     except InvalidArchitecture:
         pass
-    options = dict(objective=kt.Objective("objective", direction), directory=args.directory, project_name=task_name,
-                   hyperparameters=space,
+    options = dict(objective=kt.Objective("objective", direction), hyperparameters=space,
                    # KerasTuner swaps a falsy seed (0) for a random one: shift so every --seed reproduces
-                   overwrite=False, seed=args.seed + 1, max_retries_per_trial=0, max_consecutive_failed_trials=50)
-    if kind == "hyperband":
+                   seed=args.seed + 1, max_retries_per_trial=0, max_consecutive_failed_trials=50)
+    if kind == "grid":  # every combination: --max-trials does not apply
+        options = {"oracle": ResumableGridOracle(**options, max_trials=None)}
+    elif kind == "hyperband":
         options.update(max_epochs=args.max_epochs, factor=args.factor, hyperband_iterations=1)
     else:
         options.update(max_trials=args.max_trials)
-    tuner = CrossValidated(hypermodel=None, **options)
-    start_from_defaults(tuner.oracle)
+    tuner = CrossValidated(hypermodel=None, directory=args.directory, project_name=project, overwrite=False, **options)
+    if kind != "grid":  # a grid starts from the defaults anyway, and walks them in order
+        start_from_defaults(tuner.oracle)
     return tuner
+
+
+def declared_by_space(task_name, splits, variant) -> list[str]:
+    """The hyper-parameters the task's space declares when built with its defaults."""
+    import keras_tuner as kt
+
+    from tuning.spaces import InvalidArchitecture, build
+
+    space = kt.HyperParameters()
+    try:
+        build(task_name, space, splits, variant)
+    except InvalidArchitecture:
+        pass
+    return [hp.name for hp in space.space]
+
+
+def _grid_oracle_class():
+    import keras_tuner as kt
+
+    class ResumableGrid(kt.oracles.GridSearchOracle):
+        """KerasTuner 1.4.8's grid oracle loses its place when a search resumes: its walk order
+        (``_ordered_ids``, ``_populate_next``) is not saved with its state, so a resumed grid
+        stops early or raises KeyError (keras-team/keras-tuner#1055). Rebuilt here from the
+        trials it reloads: each trial, in grid order, is a point to continue from."""
+
+        def reload(self):
+            super().reload()
+            ids = [t for t in self.start_order if t in self.trials]
+            values = {t: self.trials[t].hyperparameters.values for t in ids}
+            for trial_id in sorted(ids, key=functools.cmp_to_key(lambda a, b: self._compare(values[a], values[b]))):
+                self._ordered_ids.insert(trial_id)
+                self._populate_next.append(trial_id)
+
+    return ResumableGrid
+
+
+def ResumableGridOracle(**options):  # noqa: N802 (a class, made when KerasTuner is imported)
+    return _grid_oracle_class()(**options)
 
 
 def start_from_defaults(oracle):
@@ -249,16 +342,18 @@ def retrain_best(tuner, task_name, splits, args, command: str) -> dict:
     and evaluated on the test split; the first seed's model is saved with its card."""
     import tempfile
 
-    from tuning.spaces import OBJECTIVES, build
-    from zoo.registry import Variant
+    from tuning.spaces import build
+    from zoo.registry import Variant, get_task
     from zoo.training import fit
 
     ranked = tuner.oracle.get_best_trials(len(tuner.oracle.trials))
-    best = pick_best(ranked, Path(args.directory) / task_name / "trial_results").hyperparameters
-    base_variant = OBJECTIVES[task_name][2]
-    searched = Variant(lambda data: build(task_name, best, data)[0], build(task_name, best, splits)[1],
-                       description=f"{args.tuner} search over {task_name}'s space: {json.dumps(dict(best.values))}")
-    epochs = args.retrain_epochs or best.values.get("tuner/epochs", args.max_epochs)
+    best = pick_best(ranked, Path(args.directory) / project_of(args) / "trial_results").hyperparameters
+    base_variant = args.variant
+    searched = Variant(lambda data: build(task_name, best, data, base_variant)[0],
+                       build(task_name, best, splits, base_variant)[1],
+                       description=f"{args.tuner} search over {task_name}'s space: {json.dumps(dict(best.values))}",
+                       load=get_task(task_name).variants[base_variant].load)
+    epochs = args.retrain_epochs or best.values.get("tuner/epochs", best.values.get("epochs", args.max_epochs))
     retrain = functools.partial(fit, task_name, "searched", epochs=epochs, data_dir=args.data_dir, verbose=0,
                                 command=command, spec=searched)
     seeds = args.retrain_seeds or [args.seed]
@@ -283,11 +378,17 @@ def retrain_best(tuner, task_name, splits, args, command: str) -> dict:
 
 
 def main(argv=None) -> int:
-    from tuning.spaces import SPACES
+    from tuning.spaces import OBJECTIVES, SPACES, searchable_variants
 
     p = argparse.ArgumentParser(prog="python -m tuning.search", description=__doc__.splitlines()[0])
     p.add_argument("task", choices=sorted(SPACES))
-    p.add_argument("--tuner", choices=["hyperband", "random", "bayesian"], default="hyperband")
+    p.add_argument("--tuner", choices=["hyperband", "random", "bayesian", "grid"], default="hyperband",
+                   help="grid: every combination of the space's choices, once (default hyperband)")
+    p.add_argument("--variant", help="the variant whose recipe (and, for mnist_pairs, architecture) the "
+                                     "search starts from (default: the task's base in tuning.spaces.OBJECTIVES)")
+    p.add_argument("--choices", nargs="+", metavar="NAME=V1,V2",
+                   help="narrow hyper-parameters to these values, e.g. batch_size=50,100 epochs=1,2")
+    p.add_argument("--no-retrain", action="store_true", help="search and report only: no retrain of the best")
     p.add_argument("--max-trials", type=positive_int, default=10, help="random/bayesian: trials (default 10)")
     p.add_argument("--max-epochs", type=positive_int, default=20, help="epochs of a trial (hyperband: the most)")
     p.add_argument("--retrain-epochs", type=positive_int,
@@ -298,7 +399,11 @@ def main(argv=None) -> int:
     p.add_argument("--objective", help="history metric to optimize, e.g. val_accuracy (default: the task's, "
                                        "val_loss); losses and errors are minimized, the rest maximized")
     p.add_argument("--factor", type=int, default=3, help="hyperband: keep 1/factor of the trials a round (default 3)")
-    p.add_argument("--folds", type=positive_int, default=1, help="K-fold CV inside a trial (default 1: no CV)")
+    p.add_argument("--folds", type=positive_int, default=1,
+                   help="K-fold CV inside a trial, on train + validation (default 1: no CV)")
+    p.add_argument("--folds-within-train", action="store_true",
+                   help="the K folds split the training split alone (seed 003 cross-validated its 1000 "
+                        "training pairs)")
     p.add_argument("--time-penalty", type=float, default=0.0, help="added to the objective per training minute")
     p.add_argument("--prune-factor", type=float, default=3.0,
                    help="stop a trial whose completed folds average this many times worse than the best objective")
@@ -314,6 +419,10 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.factor < 2:
         p.error(f"--factor {args.factor}: hyperband keeps 1/factor of the trials a round; use 2 or more")
+    args.variant = args.variant or OBJECTIVES[args.task][2]
+    if args.variant not in searchable_variants(args.task):
+        p.error(f"--variant {args.variant}: {args.task}'s space searches from "
+                f"{', '.join(searchable_variants(args.task))}")
     if args.chief or args.worker is not None:
         ip, port = args.oracle_address.rsplit(":", 1)
         os.environ.update(KERASTUNER_TUNER_ID="chief" if args.chief else f"tuner{args.worker}",
@@ -323,8 +432,8 @@ def main(argv=None) -> int:
     command = "python -m tuning.search " + shlex.join(sys.argv[1:] if argv is None else argv)
     if args.worker is not None:  # workers share the chief's directory, and take its state from its oracle
         return search(args, command)
-    check_search_state(Path(args.directory) / args.task)
-    lock = artifacts.FolderLock(Path(args.directory) / f".{args.task}.lock", f"a {args.task} search",
+    check_search_state(Path(args.directory) / project_of(args))
+    lock = artifacts.FolderLock(Path(args.directory) / f".{project_of(args)}.lock", f"a {args.task} search",
                                 args.directory, command)  # the chief or a lone search owns the directory
     try:
         return search(args, command)
@@ -336,18 +445,18 @@ def search(args, command: str) -> int:
     """The search itself (and the chief's or lone search's report and retrain)."""
     from zoo.registry import get_task
 
-    splits = get_task(args.task).load(data_dir=args.data_dir)
+    splits = get_task(args.task).load_for(args.variant, data_dir=args.data_dir, seed=args.seed)
     print(splits.describe())
     metric, direction = objective_of(args.task, args)
     tuner = make_tuner(args.tuner, args.task, splits, args)
     tuner.search(verbose=0)
     if args.worker is not None:
         return 0
-    table = collect_table(Path(args.directory) / args.task)
+    table = collect_table(Path(args.directory) / project_of(args))
     plot_objective(table, table.with_name("objective.png"), f"{args.task}: {args.tuner} search", metric, direction)
     frame = pd.read_csv(table)
     print(frame.drop(columns=[c for c in frame.columns if c.startswith("tuner/")]).to_string(index=False))
-    if not args.chief:
+    if not args.chief and not args.no_retrain:
         card = retrain_best(tuner, args.task, splits, args, command)
         print(f"best hyper-parameters: {json.dumps(card['hyperparameters'])}")
         print(f"retrained: test {card['test_metrics']} -> {Path(args.out) / (args.task + '-searched.keras')}")

@@ -3,7 +3,11 @@
 Each space mirrors its seed: curve follows seed 001 §2.2 (neurons 8..256, dropout 0..0.5,
 tanh/ReLU, learning rate, weight decay, patience, batch size); mnist follows seed 001 §3.1
 (2-4 convolutions, channels 4..4*2^j, kernel 2..6, stride 1..4, padding, dropout 0..0.7,
-dense 16..256 and 4..128, learning rate 1e-5..1e-1, weight decay 1e-7..1e-1).
+dense 16..256 and 4..128, learning rate 1e-5..1e-1, weight decay 1e-7..1e-1); mnist_pairs
+follows seed 003 §3 (batch size and epochs only, for a fixed architecture: its Table 1 grid).
+
+A space returns ``(model, recipe overrides)``; a space over the recipe alone returns no model,
+and the search trains the chosen ``--variant``'s own architecture.
 """
 
 from __future__ import annotations
@@ -94,18 +98,31 @@ def mnist(hp, splits):
                    "weight_decay": hp.Float("weight_decay", 1e-7, 1e-1, sampling="log")}
 
 
-SPACES = {"two_spirals": two_spirals, "curve": curve, "house_prices": house_prices, "usps": usps, "mnist": mnist}
+def mnist_pairs(hp, splits):
+    """Seed 003's Table 1 grid: batch size and epochs; the architecture is the --variant's."""
+    return None, {"batch_size": hp.Choice("batch_size", [25, 50, 100]), "epochs": hp.Choice("epochs", [25, 50])}
+
+
+SPACES = {"two_spirals": two_spirals, "curve": curve, "house_prices": house_prices, "usps": usps, "mnist": mnist,
+          "mnist_pairs": mnist_pairs}
 # What each search optimizes: (metric, direction), and the registered variant whose recipe
 # (loss, metrics, optimizer, epochs) the searched values override.
 OBJECTIVES = {"two_spirals": ("val_loss", "min", "mlp"), "curve": ("val_loss", "min", "best"),
               "house_prices": ("val_loss", "min", "mlp"), "usps": ("val_loss", "min", "default"),
-              "mnist": ("val_loss", "min", "fcn")}
+              "mnist": ("val_loss", "min", "fcn"), "mnist_pairs": ("val_loss", "min", "convnet")}
+RECIPE_ONLY = {"mnist_pairs"}  # spaces that leave the architecture to the --variant
 
 
-def build(task_name: str, hp, splits):
+def searchable_variants(task_name: str) -> tuple[str, ...]:
+    """The variants a search of this task may start from: any, for a space over the recipe
+    alone; otherwise only the base variant, whose architecture the space replaces."""
+    return tuple(get_task(task_name).variants) if task_name in RECIPE_ONLY else (OBJECTIVES[task_name][2],)
+
+
+def build(task_name: str, hp, splits, variant: str | None = None):
     """(compiled-ready model, recipe) for these hyper-parameter values: the base variant's recipe
     (its best-epoch rule included, for the retrain) with the searched values; a trial's own
-    K folds replace the recipe's."""
+    K folds replace the recipe's. ``variant``: the base (default: the task's in OBJECTIVES)."""
     model, overrides = SPACES[task_name](hp, splits)
-    base = get_task(task_name).variants[OBJECTIVES[task_name][2]].recipe
-    return model, dataclasses.replace(base, folds=0, **overrides)
+    base = get_task(task_name).variants[variant or OBJECTIVES[task_name][2]]
+    return (model or base.build(splits)), dataclasses.replace(base.recipe, folds=0, **overrides)

@@ -54,5 +54,5 @@ def get_study(name: str) -> Study:
 
 from zoo.studies import (  # noqa: E402, F401  (importing a module registers its study)
     activations_depth_width, colored_usps, curve, gradcheck, house_prices, init, losses, lr_batch, mnist_light,
-    mnist_pairs, mnist_variants, optimizers, scratch_rates,
+    mnist_pairs, mnist_pairs_table1, mnist_variants, optimizers, scratch_rates,
 )
