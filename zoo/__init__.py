@@ -50,6 +50,20 @@ def quiet_native_start_up():
                 print("\n".join(kept), file=sys.stderr)
 
 
+def cpu_devices() -> int:
+    """``ZOO_CPU_DEVICES=N``: split the CPU into N devices, to try ``zoo.fit --distribute`` without GPUs."""
+    value = os.environ.get("ZOO_CPU_DEVICES", "").strip()
+    if not value:
+        return 0
+    if not value.isdigit() or int(value) < 1:
+        raise SystemExit(f"ZOO_CPU_DEVICES={value}: give a whole number of CPU devices, e.g. 2")
+    return int(value)
+
+
+if cpu_devices() > 1:  # JAX reads its flag when it starts
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                               + f" --xla_force_host_platform_device_count={cpu_devices()}").strip()
+
 with quiet_native_start_up():
     import keras  # noqa: E402  (imports the backend)
 
@@ -57,6 +71,9 @@ with quiet_native_start_up():
         import tensorflow as tf
 
         tf.config.list_physical_devices()  # CUDA's probe, here rather than at the first operation
+        if cpu_devices() > 1:  # before TensorFlow's runtime starts
+            tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
+                                                       [tf.config.LogicalDeviceConfiguration()] * cpu_devices())
 
 from data_prep.errors import ZooError  # noqa: E402
 from zoo.registry import Recipe, Task, Variant, get_task, list_tasks  # noqa: E402

@@ -19,7 +19,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list tasks, variants and the seeds' figures")
     p.add_argument("--model", "--variant", dest="variant", help="variant of the task (default: the task's default)")
     p.add_argument("--epochs", type=positive_int, help="epochs (default: the variant's recipe)")
-    p.add_argument("--batch-size", type=positive_int, help="batch size (default: the variant's recipe)")
+    p.add_argument("--batch-size", type=positive_int,
+                   help="batch size (default: the variant's recipe); with --distribute, the global batch")
     p.add_argument("--seed", type=non_negative_int, default=0,
                    help="seed of weights, shuffling and augmentation (default 0)")
     p.add_argument("--folds", type=int, help="k-fold cross-validation before the final fit (0: none; "
@@ -34,6 +35,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true",
                    help="replace a model in --out made by another recipe (without it such a fit is refused; "
                         "rerunning a model's recorded command is always allowed)")
+    p.add_argument("--distribute", action="store_true",
+                   help="data-parallel over every device of this machine: tf.distribute.MirroredStrategy "
+                        "(TensorFlow) or keras.distribution.DataParallel (JAX); see README, Scaling out")
     p.add_argument("--tensorboard", metavar="DIR", help="write TensorBoard logs to DIR (view: tensorboard --logdir DIR)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of the progress bar")
     return p
@@ -69,7 +73,7 @@ def main(argv=None) -> int:
         args.task, args.variant, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed, folds=args.folds,
         data_dir=args.data_dir, out_dir=args.out, verbose=2 if args.quiet else "auto", command=command,
         mixed_precision=args.mixed_precision, jit_compile={"on": True, "off": False}.get(args.jit_compile, "auto"),
-        overwrite=args.overwrite, tensorboard=args.tensorboard,
+        overwrite=args.overwrite, tensorboard=args.tensorboard, distribute=args.distribute,
     )
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in card["test_metrics"].items())
     print(f"test: {metrics}  ({card['epochs_run']} epochs, {card['fit_seconds']:.1f} s)")

@@ -73,6 +73,7 @@ def fit(
     spec: Variant | None = None,
     overwrite: bool = True,
     tensorboard: str | None = None,
+    distribute: bool = False,
 ) -> dict:
     """Train, evaluate on the test split, save atomically; return the card.
 
@@ -87,6 +88,8 @@ def fit(
     ``overwrite=False`` (``zoo.fit`` without ``--overwrite``) refuses to replace a model whose card
     records another recipe: see :func:`refuse_replacing_another_recipe`. ``tensorboard``: a folder
     for ``keras.callbacks.TensorBoard`` logs (``tensorboard --logdir DIR`` shows them).
+    ``distribute``: data-parallel over every device, with the backend's engine (:mod:`zoo.distribute`);
+    ``batch_size`` is then the global batch.
     """
     task = get_task(task_name)
     unregistered = spec is not None
@@ -101,7 +104,12 @@ def fit(
     lock = artifacts.FolderLock(paths["work"].with_name(paths["work"].name + ".lock"),
                                 f"zoo.fit {task.name}{'' if variant_name == task.default else ' --model ' + variant_name}",
                                 str(out_dir), command)
+    distribution = None
     try:
+        if distribute:
+            from zoo import distribute as engines
+
+            distribution = engines.start(batch_size)
         folds = recipe.folds if folds is None else folds
         recipe_card = {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed, "folds": folds,
                        "dtype_policy": mixed_precision or keras.config.dtype_policy().name, "jit_compile": jit_compile}
@@ -114,15 +122,20 @@ def fit(
         print(splits.describe())
         cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
         keras.utils.set_random_seed(seed)
-        with dtype_policy(mixed_precision):
+        x_train, y_train, x_val, y_val = splits.x_train, splits.y_train, splits.x_val, splits.y_val
+        if distribution:
+            x_train, y_train = distribution.even("train", x_train, y_train)
+            x_val, y_val = distribution.even("validation", x_val, y_val)
+        with dtype_policy(mixed_precision), distribution.scope() if distribution else contextlib.nullcontext():
             model = spec.build(splits)
-        compile_model(model, recipe, steps(splits.x_train, batch_size), epochs, jit_compile)
+            compile_model(model, recipe, steps(x_train, batch_size), epochs, jit_compile)
 
         work = prepare_work_dir(paths["work"], {
             "task": task.name, "variant": variant_name, "epochs": epochs, "batch_size": batch_size, "seed": seed,
             **({"overrides": repr(overrides)} if recipe_overrides or build_overrides else {}),
             **({"mixed_precision": mixed_precision} if mixed_precision else {}),
             **({"spec": spec.description} if unregistered else {}),
+            **({"distribution": distribution.engine, "replicas": distribution.replicas} if distribution else {}),
         })
         history_log = work / "history.csv"
         best_weights = work / "best.weights.h5"
@@ -141,11 +154,12 @@ def fit(
 
         start = time.perf_counter()
         history = model.fit(
-            **feed(splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed),
-            validation_data=validation_data(splits.x_val, splits.y_val),
-            epochs=epochs, callbacks=callbacks, verbose=verbose,
+            **feed(x_train, y_train, batch_size, shuffle=True, seed=seed),
+            validation_data=validation_data(x_val, y_val), epochs=epochs, callbacks=callbacks, verbose=verbose,
         )
         seconds = time.perf_counter() - start
+        if distribution:  # what is evaluated and saved is the model as it loads anywhere
+            model = engines.gathered(model, work)
         log = pd.read_csv(history_log) if history_log.exists() else pd.DataFrame(history.history)
 
         card = {
@@ -157,6 +171,8 @@ def fit(
         }
         if recipe_overrides or build_overrides:
             card["overrides"] = overrides_card
+        if distribution:
+            card["distribution"] = distribution.card(batch_size)
         if cv:
             card["cross_validation"] = cv
         if _diverged(log):
@@ -182,6 +198,8 @@ def fit(
             work.parent.rmdir()  # the checkpoints folder, when no other fit is unfinished
         return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
     finally:
+        if distribution:
+            distribution.close()
         lock.release()
 
 
