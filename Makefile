@@ -22,7 +22,7 @@ demo: install
 	$(BIN)/python -m zoo.evaluate demo_models/two_spirals.keras
 
 test: install
-	$(BIN)/python -m pytest -q --numprocesses auto --maxprocesses 4
+	$(BIN)/python -m pytest -q --numprocesses auto --maxprocesses 4 --durations=30
 
 clean:
 	rm -rf $(VENV) demo_models *.egg-info
