@@ -17,7 +17,7 @@ from tests.test_cli import REPO, run_cli
 from tests.test_reliability import ENV, wait_for
 
 
-def write_learnable_usps(path, n_train=1800, n_test=200, seed=0):
+def write_learnable_usps(path, n_train=1801, n_test=200, seed=0):
     """USPS' layout with a digit that can be learned: class k lights row k of the 16x16 image."""
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -55,13 +55,14 @@ def test_two_replicas_train_like_one_device_and_the_model_loads_without_a_strate
     two = json.loads((tmp_path / "two" / "usps-seed002.json").read_text())
     expected = {"engine": engine, "replicas": 2, "workers": 1, "global_batch_size": 100, "per_replica_batch_size": 50.0}
     assert {k: two["distribution"][k] for k in expected} == expected and len(two["distribution"]["devices"]) == 2
-    # 509 training and 1291 validation images: JAX shards evenly, so it leaves one of each out, and says so
-    left_out = {"train": 1, "validation": 1} if backend == "jax" else None
+    # 510 training and 1291 validation images: JAX shards evenly, so it leaves one validation image out, and says so
+    left_out = {"validation": 1} if backend == "jax" else None
     assert two["distribution"].get("examples_left_out_for_even_shards") == left_out
     assert "distribution" not in one
     assert one["test_metrics"]["accuracy"] > 0.5  # it learned something worth comparing
-    assert two["test_metrics"]["accuracy"] == pytest.approx(one["test_metrics"]["accuracy"], abs=0.03)
-    assert two["test_metrics"]["loss"] == pytest.approx(one["test_metrics"]["loss"], abs=0.05)
+    # the same data, seed and global batch: the same training, up to the order of float additions
+    assert two["test_metrics"]["accuracy"] == pytest.approx(one["test_metrics"]["accuracy"], abs=0.01)
+    assert two["test_metrics"]["loss"] == pytest.approx(one["test_metrics"]["loss"], rel=0.01)
 
     from zoo.evaluate import evaluate  # this process has one device and no strategy
 
@@ -70,9 +71,9 @@ def test_two_replicas_train_like_one_device_and_the_model_loads_without_a_strate
 
 
 def test_a_distributed_fit_killed_mid_way_resumes(tmp_path):
-    epochs = 12
+    epochs = 8
     command = [sys.executable, "-m", "zoo.fit", "two_spirals", "--distribute", "--epochs", str(epochs),
-               "--batch-size", "256", "--out", str(tmp_path), "--quiet"]
+               "--batch-size", "512", "--out", str(tmp_path), "--quiet"]
     backup = tmp_path / ".work" / "two_spirals" / "backup"
     child = subprocess.Popen(command, cwd=REPO, env={**ENV, "ZOO_CPU_DEVICES": "2"}, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)

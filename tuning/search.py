@@ -183,7 +183,7 @@ def make_tuner(kind, task_name, splits, args):
     # Declare the space up front (one build with the defaults): Hyperband draws values only
     # from declared hyper-parameters; those of deeper layers join as trials use them.
     choices = parse_choices(args.choices)
-    unknown = sorted(set(choices) - set(declared_by_space(task_name, splits, args.variant)))
+    unknown = sorted(set(choices) - set(declared_by_space(task_name, splits, args.variant))) if choices else []
     if unknown:
         raise ZooError(f"--choices {', '.join(unknown)}: not a hyper-parameter of {task_name}'s space; it has "
                        f"{', '.join(declared_by_space(task_name, splits, args.variant))}")
