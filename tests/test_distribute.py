@@ -101,3 +101,15 @@ def test_what_cannot_be_distributed_is_refused_in_one_line(tmp_path, env, flags,
     result = run_cli("zoo.fit", "two_spirals", "--distribute", "--epochs", "1", "--out", tmp_path, *flags, **env)
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr and not list(tmp_path.glob("*.keras"))
+
+
+def test_jax_on_cpu_devices_refuses_a_file_pipeline_before_training(tmp_path):
+    from tests.conftest import write_jpeg
+
+    for label, color in (("cat", (220, 120, 60)), ("dog", (60, 90, 220))):
+        for i in range(20):
+            write_jpeg(tmp_path / "data" / "cats_dogs" / "train" / f"{label}.{i}.jpg", size=(40, 30), color=color)
+    result = run_cli("zoo.fit", "cats_dogs", "--distribute", "--epochs", "1", "--batch-size", "8", "--data-dir",
+                     tmp_path / "data", "--out", tmp_path / "out", KERAS_BACKEND="jax", ZOO_CPU_DEVICES="2")
+    assert result.returncode == 2 and "a file pipeline (tf.data, as cats_dogs') deadlocks" in result.stderr
+    assert not (tmp_path / "out" / ".work").exists() or not any((tmp_path / "out" / ".work").rglob("*.h5"))

@@ -6,7 +6,8 @@
   batch is split evenly over the devices, so the global batch must be a multiple of their
   number, and each split fed to ``fit`` keeps a multiple of it (at most devices - 1 examples
   of the training and validation splits are left out, as the card says).
-- PyTorch: Keras' distribution API does not cover it: refused.
+- PyTorch: Keras' distribution API does not cover it: refused. JAX on CPU devices with a file
+  pipeline (cats_dogs' tf.data) is refused too: its first step deadlocked in XLA's CPU all-reduce here.
 - Several machines: refused, with why. TensorFlow's ``MultiWorkerMirroredStrategy`` (a
   ``TF_CONFIG`` cluster) fails inside Keras 3's own ``fit`` (keras-team/keras#20585), and
   JAX's multi-process runtime could not be shown here to synchronize the workers on CPU.
@@ -49,6 +50,10 @@ class Distribution:
 
     def even(self, name: str, x, y):
         """(x, y) with a multiple of the replicas (JAX shards each batch evenly; TF needs nothing)."""
+        if self.strategy is None and hasattr(x, "dataset") and all(d.startswith("cpu") for d in self.devices):
+            raise ZooError("--distribute: under JAX, a file pipeline (tf.data, as cats_dogs') deadlocks in XLA's "
+                           "all-reduce across CPU devices (seen here with 2); use the TensorFlow backend "
+                           "(MirroredStrategy) for it, or JAX on GPUs")
         if self.strategy is not None or hasattr(x, "dataset"):
             return x, y
         n = length(x)
