@@ -73,6 +73,8 @@ def test_the_grid_oracle_rebuilds_its_walk_on_reload(tmp_path):
     """KerasTuner's own GridSearchOracle forgets its walk order on reload (keras-tuner#1055)."""
     import keras_tuner as kt
 
+    from tuning.grid import ResumableGridOracle
+
     space = kt.HyperParameters()
     space.Choice("a", [1, 2, 3])
     space.Choice("b", [1, 2])
@@ -90,7 +92,7 @@ def test_the_grid_oracle_rebuilds_its_walk_on_reload(tmp_path):
         return seen
 
     walks = {}
-    for name, make in (("ours", search.ResumableGridOracle), ("keras_tuner", kt.oracles.GridSearchOracle)):
+    for name, make in (("ours", ResumableGridOracle), ("keras_tuner", kt.oracles.GridSearchOracle)):
         oracles = [make(objective=kt.Objective("score", "min"), hyperparameters=space, max_trials=None)
                    for _ in range(2)]
         for oracle in oracles:

@@ -132,8 +132,7 @@ def make_tuner(kind, task_name, splits, args):
 
         def run_trial(self, trial, *unused, **unused_kw):
             hp = trial.hyperparameters
-            # Hyperband's budget, else a searched number of epochs (mnist_pairs), else --max-epochs
-            epochs = hp.values.get("tuner/epochs", hp.values.get("epochs", args.max_epochs))
+            epochs = trial_epochs(hp.values, args.max_epochs)
             start, losses, val_losses, finals, status = time.perf_counter(), [], [], {}, "ok"
             if args.folds > 1:
                 x, y = ((splits.x_train, splits.y_train) if args.folds_within_train  # validation stays out
@@ -183,22 +182,19 @@ def make_tuner(kind, task_name, splits, args):
     # Declare the space up front (one build with the defaults): Hyperband draws values only
     # from declared hyper-parameters; those of deeper layers join as trials use them.
     choices = parse_choices(args.choices)
-    unknown = sorted(set(choices) - set(declared_by_space(task_name, splits, args.variant))) if choices else []
-    if unknown:
-        raise ZooError(f"--choices {', '.join(unknown)}: not a hyper-parameter of {task_name}'s space; it has "
-                       f"{', '.join(declared_by_space(task_name, splits, args.variant))}")
-    # --choices are declared first: the space's own declarations of those names then reuse them.
-    space = kt.HyperParameters()
-    for name, values in choices.items():
-        space.Choice(name, values)
-    try:
-        build(task_name, space, splits, args.variant)
-    except InvalidArchitecture:
-        pass
+    if choices:
+        names = [hp.name for hp in declared_space(task_name, splits, args.variant).space]
+        unknown = sorted(set(choices) - set(names))
+        if unknown:
+            raise ZooError(f"--choices {', '.join(unknown)}: not a hyper-parameter of {task_name}'s space; it has "
+                           f"{', '.join(names)}")
+    space = declared_space(task_name, splits, args.variant, choices)
     options = dict(objective=kt.Objective("objective", direction), hyperparameters=space,
                    # KerasTuner swaps a falsy seed (0) for a random one: shift so every --seed reproduces
                    seed=args.seed + 1, max_retries_per_trial=0, max_consecutive_failed_trials=50)
     if kind == "grid":  # every combination: --max-trials does not apply
+        from tuning.grid import ResumableGridOracle
+
         options = {"oracle": ResumableGridOracle(**options, max_trials=None)}
     elif kind == "hyperband":
         options.update(max_epochs=args.max_epochs, factor=args.factor, hyperband_iterations=1)
@@ -210,42 +206,26 @@ def make_tuner(kind, task_name, splits, args):
     return tuner
 
 
-def declared_by_space(task_name, splits, variant) -> list[str]:
-    """The hyper-parameters the task's space declares when built with its defaults."""
+def declared_space(task_name, splits, variant, choices=None):
+    """The hyper-parameters the task's space declares when built with its defaults; ``choices``
+    (name -> values) are declared first, so the space's own declarations of those names reuse them."""
     import keras_tuner as kt
 
     from tuning.spaces import InvalidArchitecture, build
 
     space = kt.HyperParameters()
+    for name, values in (choices or {}).items():
+        space.Choice(name, values)
     try:
         build(task_name, space, splits, variant)
     except InvalidArchitecture:
         pass
-    return [hp.name for hp in space.space]
+    return space
 
 
-def _grid_oracle_class():
-    import keras_tuner as kt
-
-    class ResumableGrid(kt.oracles.GridSearchOracle):
-        """KerasTuner 1.4.8's grid oracle loses its place when a search resumes: its walk order
-        (``_ordered_ids``, ``_populate_next``) is not saved with its state, so a resumed grid
-        stops early or raises KeyError (keras-team/keras-tuner#1055). Rebuilt here from the
-        trials it reloads: each trial, in grid order, is a point to continue from."""
-
-        def reload(self):
-            super().reload()
-            ids = [t for t in self.start_order if t in self.trials]
-            values = {t: self.trials[t].hyperparameters.values for t in ids}
-            for trial_id in sorted(ids, key=functools.cmp_to_key(lambda a, b: self._compare(values[a], values[b]))):
-                self._ordered_ids.insert(trial_id)
-                self._populate_next.append(trial_id)
-
-    return ResumableGrid
-
-
-def ResumableGridOracle(**options):  # noqa: N802 (a class, made when KerasTuner is imported)
-    return _grid_oracle_class()(**options)
+def trial_epochs(values: dict, default: int) -> int:
+    """Hyperband's budget, else a searched number of epochs (mnist_pairs), else ``default``."""
+    return values.get("tuner/epochs", values.get("epochs", default))
 
 
 def start_from_defaults(oracle):
@@ -353,7 +333,7 @@ def retrain_best(tuner, task_name, splits, args, command: str) -> dict:
                        build(task_name, best, splits, base_variant)[1],
                        description=f"{args.tuner} search over {task_name}'s space: {json.dumps(dict(best.values))}",
                        load=get_task(task_name).variants[base_variant].load)
-    epochs = args.retrain_epochs or best.values.get("tuner/epochs", best.values.get("epochs", args.max_epochs))
+    epochs = args.retrain_epochs or trial_epochs(best.values, args.max_epochs)
     retrain = functools.partial(fit, task_name, "searched", epochs=epochs, data_dir=args.data_dir, verbose=0,
                                 command=command, spec=searched)
     seeds = args.retrain_seeds or [args.seed]

@@ -60,9 +60,10 @@ def cpu_devices() -> int:
     return int(value)
 
 
-if cpu_devices() > 1:  # JAX reads its flag when it starts
+CPU_DEVICES = cpu_devices()
+if CPU_DEVICES > 1:  # JAX reads its flag when it starts
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                               + f" --xla_force_host_platform_device_count={cpu_devices()}").strip()
+                               + f" --xla_force_host_platform_device_count={CPU_DEVICES}").strip()
 
 with quiet_native_start_up():
     import keras  # noqa: E402  (imports the backend)
@@ -71,9 +72,9 @@ with quiet_native_start_up():
         import tensorflow as tf
 
         tf.config.list_physical_devices()  # CUDA's probe, here rather than at the first operation
-        if cpu_devices() > 1:  # before TensorFlow's runtime starts
+        if CPU_DEVICES > 1:  # before TensorFlow's runtime starts
             tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
-                                                       [tf.config.LogicalDeviceConfiguration()] * cpu_devices())
+                                                       [tf.config.LogicalDeviceConfiguration()] * CPU_DEVICES)
 
 from data_prep.errors import ZooError  # noqa: E402
 from zoo.registry import Recipe, Task, Variant, get_task, list_tasks  # noqa: E402
