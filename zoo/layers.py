@@ -53,3 +53,34 @@ class ProbabilityLessOrEqual(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0][0], 1)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class FlipAveraged(keras.layers.Layer):
+    """Test-time augmentation inside the model: at inference, the mean of ``net``'s outputs on the
+    images and on their mirror images (left-right); in training, ``net`` on the images alone, so
+    a training step costs one pass. Saved with the model, so every backend and tool gets it."""
+
+    def __init__(self, net: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+
+    def build(self, input_shape):
+        self.net.build(input_shape)
+
+    def call(self, images, training=None):
+        if training:
+            return self.net(images, training=True)
+        mirrored = keras.ops.flip(images, axis=-2)  # channels-last: axis -2 is the width
+        return (self.net(images, training=False) + self.net(mirrored, training=False)) / 2
+
+    def compute_output_shape(self, input_shape):
+        return self.net.compute_output_shape(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "net": keras.saving.serialize_keras_object(self.net)}
+
+    @classmethod
+    def from_config(cls, config):
+        config["net"] = keras.saving.deserialize_keras_object(config["net"])
+        return cls(**config)

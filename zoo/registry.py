@@ -34,8 +34,10 @@ class Recipe:
     # K-fold cross-validation on train + validation before the final fit (0: none).
     folds: int = 0
 
-    # "constant", or "cosine": cosine decay from learning_rate to 0 over the whole fit.
+    # "constant", or "cosine": cosine decay to 0 over the whole fit, after ``warmup_epochs`` of a
+    # linear rise from 0 to learning_rate (counted in the fit's epochs).
     schedule: str = "constant"
+    warmup_epochs: int = 0
     weight_decay: float | None = None  # decoupled (AdamW-style), as the optimizer's own argument
     loss_weights: dict | None = None  # multi-output models: weight of each output's loss
 
@@ -45,7 +47,10 @@ class Recipe:
     def make_optimizer(self, steps_per_epoch: int = 1, epochs: int | None = None):
         rate = self.learning_rate
         if self.schedule == "cosine":
-            rate = keras.optimizers.schedules.CosineDecay(rate, decay_steps=steps_per_epoch * (epochs or self.epochs))
+            warmup = steps_per_epoch * min(self.warmup_epochs, (epochs or self.epochs) - 1)
+            decay = steps_per_epoch * (epochs or self.epochs) - warmup
+            rate = (keras.optimizers.schedules.CosineDecay(0.0, decay, warmup_target=rate, warmup_steps=warmup)
+                    if warmup > 0 else keras.optimizers.schedules.CosineDecay(rate, decay_steps=decay))
         config = {"learning_rate": rate}
         if self.weight_decay:
             config["weight_decay"] = self.weight_decay
@@ -59,6 +64,7 @@ class Recipe:
             "callbacks": [type(c).__name__ for c in self.callbacks()],
             "keep_best": self.monitor or "last epoch", "folds": self.folds,
             **({"weight_decay": self.weight_decay} if self.weight_decay else {}),
+            **({"warmup_epochs": self.warmup_epochs} if self.warmup_epochs else {}),
             **({"loss_weights": self.loss_weights} if self.loss_weights else {}),
         }
 
@@ -70,6 +76,8 @@ def _name(obj):
         return [_name(v) for v in obj]
     if isinstance(obj, str):
         return obj
+    if getattr(obj, "label_smoothing", 0):
+        return f"{obj.name}(label_smoothing={obj.label_smoothing})"
     return getattr(obj, "name", None) or getattr(obj, "__name__", None) or type(obj).__name__
 
 
