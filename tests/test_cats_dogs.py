@@ -95,3 +95,30 @@ def test_fit_resumes_then_evaluates_on_any_folder_and_inspects(cats_dogs_dir, tm
         assert code == 0, err
         for name in files:
             assert (tmp_path / "inspect" / name).stat().st_size > 0
+
+
+def test_the_default_averages_each_image_with_its_mirror_image_and_reloads_so(tmp_path):
+    model = get_task("cats_dogs").build("default", None)
+    x = np.random.default_rng(1).uniform(0, 255, (3, 90, 70, 3)).astype("float32")
+    scores = model.predict(x, verbose=0)
+    # The mean over an image and its mirror image cannot tell the two apart.
+    np.testing.assert_allclose(model.predict(x[:, :, ::-1], verbose=0), scores, atol=1e-6)
+    trunk = model.get_layer("flip_averaged").net
+    scaled = model.get_layer("scale")(model.get_layer("resize")(x))
+    by_hand = (trunk.predict(scaled, verbose=0) + trunk.predict(np.asarray(scaled)[:, :, ::-1], verbose=0)) / 2
+    np.testing.assert_allclose(scores, by_hand, atol=1e-6)
+    assert not np.allclose(trunk.predict(scaled, verbose=0), scores)  # the average is not one pass
+    model.save(tmp_path / "m.keras")
+    import keras
+
+    np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras").predict(x, verbose=0), scores, atol=1e-6)
+
+
+def test_warm_up_then_cosine_rises_linearly_to_the_rate_then_decays_to_zero():
+    recipe = get_task("cats_dogs").variants["default"].recipe
+    recipe = dataclasses.replace(recipe, learning_rate=0.01, warmup_epochs=2)
+    schedule = recipe.rate(steps_per_epoch=10, epochs=6)
+    rates = [float(schedule(step)) for step in (0, 10, 20, 40, 60)]
+    np.testing.assert_allclose(rates, [0.0, 0.005, 0.01, 0.005, 0.0], atol=1e-6)
+    assert recipe.describe()["warmup_epochs"] == 2
+    assert recipe.describe()["loss"] == "binary_crossentropy(label_smoothing=0.1)"

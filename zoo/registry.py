@@ -45,16 +45,20 @@ class Recipe:
         return {"loss": self.loss, "metrics": self.metrics, "loss_weights": self.loss_weights}
 
     def make_optimizer(self, steps_per_epoch: int = 1, epochs: int | None = None):
+        config = {"learning_rate": self.rate(steps_per_epoch, epochs)}
+        if self.weight_decay:
+            config["weight_decay"] = self.weight_decay
+        return keras.optimizers.get({"class_name": self.optimizer, "config": config})
+
+    def rate(self, steps_per_epoch: int = 1, epochs: int | None = None):
+        """The learning rate: a number, or a schedule of the step for ``schedule="cosine"``."""
         rate = self.learning_rate
         if self.schedule == "cosine":
             warmup = steps_per_epoch * min(self.warmup_epochs, (epochs or self.epochs) - 1)
             decay = steps_per_epoch * (epochs or self.epochs) - warmup
             rate = (keras.optimizers.schedules.CosineDecay(0.0, decay, warmup_target=rate, warmup_steps=warmup)
                     if warmup > 0 else keras.optimizers.schedules.CosineDecay(rate, decay_steps=decay))
-        config = {"learning_rate": rate}
-        if self.weight_decay:
-            config["weight_decay"] = self.weight_decay
-        return keras.optimizers.get({"class_name": self.optimizer, "config": config})
+        return rate
 
     def describe(self) -> dict:
         return {
