@@ -5,7 +5,8 @@ Every model takes raw (28, 28) images with values 0..255 and scales them itself.
 Variants (seed 001, Adam 1e-3, batch 256, early stopping with patience 10):
 - ``fcn``: 784 -> 128 -> 16 -> 10, ReLU.
 - ``cnn``: three 3x3 stride-2 convolutions of 8, 16, 32 channels (padding 1, 1, 0),
-  then 128 -> 16 -> 10; weight decay 1e-4.
+  then 128 -> 16 -> 10; trained, unlike seed 001, with Adam 2e-3 and cosine decay over 30
+  epochs, batch 128, weight decay 1e-4, keeping the best validation accuracy (chosen on validation).
 - ``dcnn``: ``cnn`` with dropout 0.5 before the two hidden dense layers.
 - ``pdcnn``: seed 001's PDCNN idea, an 11th class, "not a digit", trained with Perlin-noise
   images mixed into training and validation at p = 0.09 (``data_prep.perlin``); seed 001 put
@@ -160,7 +161,11 @@ register(Task(
                            "", "32C3-32C3-32C5S2-64C3-64C3-64C5S2-128 with batch norm, dropout, "
                                "rotation/shift/zoom augmentation"),
         "fcn": Variant(mnist_fcn, Recipe(**SEED001), "97.35% test (seed 001)", "seed 001's FCN 128-16"),
-        "cnn": Variant(mnist_cnn, Recipe(**SEED001, weight_decay=1e-4), "98.19% test (seed 001)",
+        # Chosen on validation (reports/mnist/tried.md): seed 001's recipe keeps 98.22% validation accuracy,
+        # this one 98.50-98.52% (60 epochs: 98.57%, not separable from 30).
+        "cnn": Variant(mnist_cnn, Recipe(**CROSS_ENTROPY, learning_rate=2e-3, schedule="cosine", epochs=30,
+                                         batch_size=128, weight_decay=1e-4, monitor="val_accuracy", mode="max"),
+                       "98.19% test (seed 001)",
                        "seed 001's CNN: 3 stride-2 convs (8, 16, 32), 128-16"),
         "dcnn": Variant(mnist_dcnn, Recipe(**SEED001, weight_decay=1e-4), "98.87% test (seed 001)",
                         "seed 001's CNN with dropout 0.5"),
