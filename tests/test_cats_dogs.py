@@ -103,7 +103,7 @@ def test_the_default_averages_each_image_with_its_mirror_image_and_reloads_so(tm
     scores = model.predict(x, verbose=0)
     # The mean over an image and its mirror image cannot tell the two apart.
     np.testing.assert_allclose(model.predict(x[:, :, ::-1], verbose=0), scores, atol=1e-6)
-    trunk = model.get_layer("flip_averaged").net
+    trunk = model.get_layer("dog").net
     scaled = model.get_layer("scale")(model.get_layer("resize")(x))
     by_hand = (trunk.predict(scaled, verbose=0) + trunk.predict(np.asarray(scaled)[:, :, ::-1], verbose=0)) / 2
     np.testing.assert_allclose(scores, by_hand, atol=1e-6)

@@ -38,11 +38,31 @@ from zoo.training import feed
 
 
 def all_layers(model):
-    """Every layer, nested models (siamese branches) included, in order."""
+    """Every layer, nested models (siamese branches, the network inside zoo.layers.FlipAveraged) included,
+    in order."""
     for layer in model.layers:
         yield layer
-        if hasattr(layer, "layers"):
-            yield from all_layers(layer)
+        inner = getattr(layer, "net", layer)
+        if hasattr(inner, "layers"):
+            if inner is not layer:
+                yield inner
+            yield from all_layers(inner)
+
+
+def probe_to(model, layer):
+    """model's inputs -> ``layer``'s output, also for a layer inside a nested model that is called once
+    (cats_dogs' mirror-averaged trunk); a siamese branch, called on two inputs, has no single path."""
+    import keras
+
+    if layer in model.layers:
+        return keras.Model(model.input, layer.output)
+    for outer in model.layers:
+        inner = getattr(outer, "net", outer)  # zoo.layers.FlipAveraged holds its network as .net
+        if isinstance(inner, keras.Model) and layer in all_layers(inner) and len(outer._inbound_nodes) == 1:
+            head, tail = keras.Model(model.input, outer.input), probe_to(inner, layer)
+            return lambda x, training=False: tail(head(x, training=training), training=training)
+    raise ZooError(f"{layer.name} is inside a nested model called more than once; "
+                   "feature maps need a convolution on one path from the input")
 
 
 def first_conv(model):
@@ -94,7 +114,8 @@ def inspect_curves(model_path, model, card, out, args):
 
 def inspect_weights(model_path, model, card, out, args):
     plt = pyplot()
-    weighted = [layer for layer in all_layers(model) if layer.weights and not hasattr(layer, "layers")]
+    weighted = [layer for layer in all_layers(model)
+                if layer.weights and not hasattr(layer, "layers") and not hasattr(layer, "net")]  # leaves only
     columns = 4
     rows = -(-len(weighted) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
@@ -135,10 +156,7 @@ def inspect_feature_maps(model_path, model, card, out, args):
         picture = as_pictures(x)[0]
         x = np.asarray(next(iter(feed(x, None, 1)["x"])), dtype="float32") if hasattr(x, "dataset") else x
     layer = first_conv(model)
-    probe = keras.Model(model.inputs, layer.output) if layer in model.layers else None
-    if probe is None:
-        raise ZooError(f"{layer.name} is inside a nested model; feature maps need a top-level convolution")
-    maps = keras.ops.convert_to_numpy(probe(x, training=False))[0]
+    maps = keras.ops.convert_to_numpy(probe_to(model, layer)(x, training=False))[0]
     maps = (maps - maps.min(axis=(0, 1))) / (np.ptp(maps, axis=(0, 1)) + 1e-12)
     pictures = [picture] + [maps[:, :, i] for i in range(maps.shape[-1])]
     show_grid(pictures, ["input"] + [str(i) for i in range(maps.shape[-1])], out / "feature_maps.png",

@@ -108,7 +108,7 @@ def cats_dogs_resnet(size: int, widths=(32, 64, 128, 256), dropout=0.2) -> keras
 def cats_dogs_default(splits=None, size=128, widths=(32, 64, 128, 256)) -> keras.Model:
     inputs, x = raw_image_input(size)
     x = seed004_augmentation(x)
-    outputs = FlipAveraged(cats_dogs_resnet(size, widths), name="flip_averaged")(x)
+    outputs = FlipAveraged(cats_dogs_resnet(size, widths), name="dog")(x)  # P(dog), as every variant names it
     return keras.Model(inputs, outputs, name="cats_dogs_default")
 
 
