@@ -67,7 +67,9 @@ def clocked_fit(model, splits, metric: str, figures, epochs: int, callbacks=(), 
     clock = Clock()
     model.fit(**fit_data, epochs=epochs, callbacks=[clock, *callbacks], verbose=0)
     results = [clock.reached.get(figure, (clock.trained, None, clock.best)) for figure in targets]
-    return results if isinstance(figures, (list, tuple)) else results[0]
+    if not isinstance(figures, (list, tuple)):
+        return results[0]
+    return [results[targets.index(figure)] for figure in figures]  # in the order given
 
 
 def zoo_recipe(task_name: str, metric: str, figure, variant: str | None = None):
