@@ -45,11 +45,15 @@ def clocked_fit(model, splits, metric: str, figures, epochs: int, callbacks=(), 
 
     from zoo.training import evaluate_model
 
-    targets = sorted(figures) if isinstance(figures, (list, tuple)) else [figures]
+    several = isinstance(figures, (list, tuple))
+    targets = list(figures) if several else [figures]
 
     class Clock(keras.callbacks.Callback):
         trained, start, best = 0.0, 0.0, 0.0
-        reached = {}
+
+        def __init__(self):
+            super().__init__()
+            self.reached = {}  # figure -> (seconds, epoch, value)
 
         def on_epoch_begin(self, epoch, logs=None):
             self.start = time.perf_counter()
@@ -67,9 +71,7 @@ def clocked_fit(model, splits, metric: str, figures, epochs: int, callbacks=(), 
     clock = Clock()
     model.fit(**fit_data, epochs=epochs, callbacks=[clock, *callbacks], verbose=0)
     results = [clock.reached.get(figure, (clock.trained, None, clock.best)) for figure in targets]
-    if not isinstance(figures, (list, tuple)):
-        return results[0]
-    return [results[targets.index(figure)] for figure in figures]  # in the order given
+    return results if several else results[0]
 
 
 def zoo_recipe(task_name: str, metric: str, figure, variant: str | None = None):

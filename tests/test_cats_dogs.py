@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -109,8 +110,6 @@ def test_the_default_averages_each_image_with_its_mirror_image_and_reloads_so(tm
     np.testing.assert_allclose(scores, by_hand, atol=1e-6)
     assert not np.allclose(trunk.predict(scaled, verbose=0), scores)  # the average is not one pass
     model.save(tmp_path / "m.keras")
-    import keras
-
     np.testing.assert_allclose(keras.models.load_model(tmp_path / "m.keras").predict(x, verbose=0), scores, atol=1e-6)
 
 

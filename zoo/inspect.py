@@ -37,13 +37,19 @@ from zoo.plots import plot_curves, plot_sigma, pyplot
 from zoo.training import feed
 
 
+def nested_model(layer):
+    """The model inside ``layer``: the layer itself when it is a model (a siamese branch), the network a
+    wrapper holds (``zoo.layers.FlipAveraged.net``), or None for a plain layer."""
+    inner = getattr(layer, "net", layer)
+    return inner if hasattr(inner, "layers") else None
+
+
 def all_layers(model):
-    """Every layer, nested models (siamese branches, the network inside zoo.layers.FlipAveraged) included,
-    in order."""
+    """Every layer, nested models included, in order."""
     for layer in model.layers:
         yield layer
-        inner = getattr(layer, "net", layer)
-        if hasattr(inner, "layers"):
+        inner = nested_model(layer)
+        if inner is not None:
             if inner is not layer:
                 yield inner
             yield from all_layers(inner)
@@ -57,8 +63,8 @@ def probe_to(model, layer):
     if layer in model.layers:
         return keras.Model(model.input, layer.output)
     for outer in model.layers:
-        inner = getattr(outer, "net", outer)  # zoo.layers.FlipAveraged holds its network as .net
-        if isinstance(inner, keras.Model) and layer in all_layers(inner) and len(outer._inbound_nodes) == 1:
+        inner = nested_model(outer)
+        if inner is not None and layer in all_layers(inner) and len(outer._inbound_nodes) == 1:
             head, tail = keras.Model(model.input, outer.input), probe_to(inner, layer)
             return lambda x, training=False: tail(head(x, training=training), training=training)
     raise ZooError(f"{layer.name} is inside a nested model called more than once; "
@@ -114,8 +120,7 @@ def inspect_curves(model_path, model, card, out, args):
 
 def inspect_weights(model_path, model, card, out, args):
     plt = pyplot()
-    weighted = [layer for layer in all_layers(model)
-                if layer.weights and not hasattr(layer, "layers") and not hasattr(layer, "net")]  # leaves only
+    weighted = [layer for layer in all_layers(model) if layer.weights and nested_model(layer) is None]
     columns = 4
     rows = -(-len(weighted) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)

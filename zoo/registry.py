@@ -52,13 +52,15 @@ class Recipe:
 
     def rate(self, steps_per_epoch: int = 1, epochs: int | None = None):
         """The learning rate: a number, or a schedule of the step for ``schedule="cosine"``."""
-        rate = self.learning_rate
-        if self.schedule == "cosine":
-            warmup = steps_per_epoch * min(self.warmup_epochs, (epochs or self.epochs) - 1)
-            decay = steps_per_epoch * (epochs or self.epochs) - warmup
-            rate = (keras.optimizers.schedules.CosineDecay(0.0, decay, warmup_target=rate, warmup_steps=warmup)
-                    if warmup > 0 else keras.optimizers.schedules.CosineDecay(rate, decay_steps=decay))
-        return rate
+        if self.schedule != "cosine":
+            return self.learning_rate
+        epochs = epochs or self.epochs
+        warmup = steps_per_epoch * min(self.warmup_epochs, epochs - 1)
+        decay = steps_per_epoch * epochs - warmup
+        if warmup > 0:
+            return keras.optimizers.schedules.CosineDecay(0.0, decay, warmup_target=self.learning_rate,
+                                                          warmup_steps=warmup)
+        return keras.optimizers.schedules.CosineDecay(self.learning_rate, decay_steps=decay)
 
     def describe(self) -> dict:
         return {
