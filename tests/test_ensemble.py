@@ -11,6 +11,7 @@ import pytest
 from tests.test_cli import call_main
 from zoo import ensemble
 from zoo.evaluate import evaluate
+from zoo.registry import get_task
 
 
 def test_ensemble_averages_its_members_reuses_them_and_evaluates(tmp_path, capsys):
@@ -30,6 +31,15 @@ def test_ensemble_averages_its_members_reuses_them_and_evaluates(tmp_path, capsy
 
     result = evaluate(tmp_path / "two_spirals-ensemble.keras")
     assert result["metrics"]["accuracy"] == pytest.approx(card["test_metrics"]["accuracy"], abs=1e-6)
+
+    # Validation figures, to compare ensembles without the test split: the averaged prediction's, by hand.
+    splits = get_task("two_spirals").load_for("mlp")
+    for member, member_model in zip(card["members"], members):
+        right = (member_model.predict(splits.x_val, verbose=0).ravel() > 0.5) == splits.y_val.ravel()
+        assert member["val_metrics"]["accuracy"] == pytest.approx(right.mean(), abs=1e-6)
+    mean = np.mean([m.predict(splits.x_val, verbose=0) for m in members], axis=0).ravel()
+    assert card["val_metrics"]["accuracy"] == pytest.approx(np.mean((mean > 0.5) == splits.y_val.ravel()), abs=1e-6)
+    assert "validation accuracy" in out
 
     member_card = tmp_path / "two_spirals-ensemble" / "seed0" / "two_spirals.json"
     before = member_card.stat().st_mtime_ns

@@ -6,7 +6,9 @@ of their class probabilities is more accurate than a typical member. Each member
 ordinary ``zoo.fit`` run (card, resume) in ``OUT/TASK-ensemble/seedN/``, reused when its
 model and card exist (git keeps the members' cards, not their weights, which the ensemble
 holds); the ensemble is one functional model over the same raw inputs whose output is the
-``Average`` of the members' outputs, saved as ``OUT/TASK-ensemble.keras`` + card.
+``Average`` of the members' outputs, saved as ``OUT/TASK-ensemble.keras`` + card. The card gives the
+ensemble's and each member's validation metrics beside the test ones, so that ensembles (of
+more seeds, say) are compared on validation, never on the test split.
 
 Single-input variants whose outputs can be averaged (class probabilities, point
 predictions; each output of a multi-output model) qualify: not the gaussian regressor
@@ -59,6 +61,11 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
         members.append(model)
         member_cards.append({"seed": seed, "test_metrics": card["test_metrics"], "model": str(model_path)})
 
+    splits = task.load_for(variant_name, data_dir=data_dir)
+    batch_size = spec.recipe.batch_size
+    for member, member_card in zip(members, member_cards):
+        member_card["val_metrics"] = evaluate_model(member, splits, batch_size, split="val")
+
     first = members[0].inputs[0]
     inputs = keras.Input(shape=first.shape[1:], dtype=first.dtype, name=first.name)
     predictions = [member(inputs) for member in members]
@@ -68,8 +75,6 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
         outputs = layers.Average(name=members[0].layers[-1].name)(predictions)
     model = compile_model(keras.Model(inputs, outputs, name=f"{task.name}_ensemble"), spec.recipe)
 
-    splits = task.load_for(variant_name, data_dir=data_dir)
-    batch_size = spec.recipe.batch_size
     card = {
         "task": task.name, "variant": "ensemble", "base_variant": variant_name,
         "description": f"mean output of {len(members)} {variant_name} models (seeds {', '.join(map(str, seeds))})",
@@ -78,6 +83,8 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
                    "seed": seeds[0], "seeds": list(seeds)},
         "members": member_cards,
         **run_record(model, splits, command),
+        # Validation first: ensembles (of other seeds, other sizes) are compared on it, not on the test split.
+        "val_metrics": evaluate_model(model, splits, batch_size, split="val"),
         "test_metrics": evaluate_model(model, splits, batch_size, spec.extra_metrics),
         "status": "ok",
     }
@@ -102,9 +109,12 @@ def main(argv=None) -> int:
     command = "python -m zoo.ensemble " + shlex.join(sys.argv[1:] if argv is None else argv)
     card = ensemble(args.task, args.variant, tuple(args.seeds), args.data_dir, args.out, args.epochs,
                     2 if args.quiet else "auto", command)
+    def line(metrics: dict) -> str:
+        return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+
     for member in card["members"]:
-        print(f"  member seed {member['seed']}: " + ", ".join(f"{k} {v:.4f}" for k, v in member["test_metrics"].items()))
-    print("ensemble: " + ", ".join(f"{k} {v:.4f}" for k, v in card["test_metrics"].items()))
+        print(f"  member seed {member['seed']}: validation {line(member['val_metrics'])}; test {line(member['test_metrics'])}")
+    print(f"ensemble: validation {line(card['val_metrics'])}; test {line(card['test_metrics'])}")
     print(f"saved {card['paths']['model']} (card {card['paths']['card']})")
     return 0
 

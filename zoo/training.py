@@ -308,8 +308,11 @@ def validation_data(x, y):
     return (data["x"], data["y"]) if "y" in data else data["x"]
 
 
-def evaluate_model(model, splits, batch_size=256, extra_metrics=None) -> dict:
-    metrics = model.evaluate(**feed(splits.x_test, splits.y_test, batch_size), verbose=0, return_dict=True)
+def evaluate_model(model, splits, batch_size=256, extra_metrics=None, split="test") -> dict:
+    """The compiled loss and metrics on one split: ``"test"`` for a card, ``"val"`` (or ``"train"``) to
+    compare models without reading the test split."""
+    x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
+    metrics = model.evaluate(**feed(x, y, batch_size), verbose=0, return_dict=True)
     metrics = {k: float(v) for k, v in metrics.items()}
     return {**metrics, **(extra_metrics(model) if extra_metrics else {})}
 

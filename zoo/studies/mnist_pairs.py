@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ def mnist_pairs_study(rounds: int, out: Path, data_dir=None) -> str:
             card, path = trained("mnist_pairs", variant, seed, out, data_dir)
             splits = task.load_for(variant, data_dir=data_dir, seed=seed)
             model = load_model(path)
-            on_train = evaluate_model(model, dataclasses.replace(splits, x_test=splits.x_train, y_test=splits.y_train))
+            on_train = evaluate_model(model, splits, split="train")
             accuracy = lambda m: m.get("comparison_accuracy", m.get("accuracy"))  # noqa: E731
             rows.append({"model": variant, "seed": seed, "train_error_pct": 100 * (1 - accuracy(on_train)),
                          "test_error_pct": 100 * (1 - accuracy(card["test_metrics"])), "params": card["params"],
