@@ -109,6 +109,7 @@ def main(argv=None) -> int:
     command = "python -m zoo.ensemble " + shlex.join(sys.argv[1:] if argv is None else argv)
     card = ensemble(args.task, args.variant, tuple(args.seeds), args.data_dir, args.out, args.epochs,
                     2 if args.quiet else "auto", command)
+
     def line(metrics: dict) -> str:
         return ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
 
