@@ -20,6 +20,7 @@ def test_ensemble_averages_its_members_reuses_them_and_evaluates(tmp_path, capsy
     assert code == 0, err
     card = json.loads((tmp_path / "two_spirals-ensemble.json").read_text())
     assert card["variant"] == "ensemble" and card["base_variant"] == "mlp" and [m["seed"] for m in card["members"]] == [0, 1]
+    assert [m["recipe"]["epochs"] for m in card["members"]] == [2, 2]  # each member's own recipe
 
     model = keras.saving.load_model(tmp_path / "two_spirals-ensemble.keras")
     members = [keras.saving.load_model(tmp_path / "two_spirals-ensemble" / f"seed{s}" / "two_spirals.keras")

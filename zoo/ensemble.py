@@ -4,11 +4,12 @@ A deep ensemble (Lakshminarayanan et al., 2017): members trained independently (
 initialization, shuffling and augmentation) make partly different mistakes, so the mean
 of their class probabilities is more accurate than a typical member. Each member is an
 ordinary ``zoo.fit`` run (card, resume) in ``OUT/TASK-ensemble/seedN/``, reused when its
-model and card exist (git keeps the members' cards, not their weights, which the ensemble
-holds); the ensemble is one functional model over the same raw inputs whose output is the
-``Average`` of the members' outputs, saved as ``OUT/TASK-ensemble.keras`` + card. The card gives the
-ensemble's and each member's validation metrics beside the test ones, so that ensembles (of
-more seeds, say) are compared on validation, never on the test split.
+model and card exist, whatever recipe made it (git keeps the members' cards, not their weights,
+which the ensemble holds); the ensemble is one functional model over the same raw inputs whose
+output is the ``Average`` of the members' outputs, saved as ``OUT/TASK-ensemble.keras`` + card.
+The card gives each member's recipe, and the ensemble's and each member's validation metrics
+beside the test ones, so that ensembles (of more seeds, say) are compared on validation, never on
+the test split.
 
 Single-input variants whose outputs can be averaged (class probabilities, point
 predictions; each output of a multi-output model) qualify: not the gaussian regressor
@@ -59,7 +60,9 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
                            "models can be ensembled")
         model.name = f"member_seed{seed}"  # the members share their variant's name; layer names must differ
         members.append(model)
-        member_cards.append({"seed": seed, "test_metrics": card["test_metrics"], "model": str(model_path)})
+        # A member trained before is reused as it is, so each member's card keeps its own recipe.
+        member_cards.append({"seed": seed, "recipe": card["recipe"], "test_metrics": card["test_metrics"],
+                             "model": str(model_path)})
 
     splits = task.load_for(variant_name, data_dir=data_dir)
     batch_size = spec.recipe.batch_size

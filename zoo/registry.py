@@ -35,9 +35,12 @@ class Recipe:
     folds: int = 0
 
     # "constant", or "cosine": cosine decay to 0 over the whole fit, after ``warmup_epochs`` of a
-    # linear rise from 0 to learning_rate (counted in the fit's epochs).
+    # linear rise from 0 to learning_rate (counted in the fit's epochs). With ``restart_epochs``, a
+    # first cosine cycle of that many epochs, then a restart at learning_rate decaying to 0 over the
+    # rest (SGDR, Loshchilov & Hutter 2017): the model at the end of the short cycle is already a good one.
     schedule: str = "constant"
     warmup_epochs: int = 0
+    restart_epochs: int = 0
     weight_decay: float | None = None  # decoupled (AdamW-style), as the optimizer's own argument
     loss_weights: dict | None = None  # multi-output models: weight of each output's loss
 
@@ -55,6 +58,12 @@ class Recipe:
         if self.schedule != "cosine":
             return self.learning_rate
         epochs = epochs or self.epochs
+        if self.restart_epochs and self.warmup_epochs:
+            raise ValueError("a recipe has warmup_epochs or restart_epochs, not both")
+        if 0 < self.restart_epochs < epochs:  # two cycles: restart_epochs, then the rest
+            return keras.optimizers.schedules.CosineDecayRestarts(
+                self.learning_rate, steps_per_epoch * self.restart_epochs,
+                t_mul=(epochs - self.restart_epochs) / self.restart_epochs)
         warmup = steps_per_epoch * min(self.warmup_epochs, epochs - 1)
         decay = steps_per_epoch * epochs - warmup
         if warmup > 0:
@@ -71,6 +80,7 @@ class Recipe:
             "keep_best": self.monitor or "last epoch", "folds": self.folds,
             **({"weight_decay": self.weight_decay} if self.weight_decay else {}),
             **({"warmup_epochs": self.warmup_epochs} if self.warmup_epochs else {}),
+            **({"restart_epochs": self.restart_epochs} if self.restart_epochs else {}),
             **({"loss_weights": self.loss_weights} if self.loss_weights else {}),
         }
 
