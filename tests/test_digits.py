@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import keras
 import numpy as np
 import pytest
 
@@ -164,3 +167,19 @@ def test_digit_studies_write_their_table_and_resume(study, rows, mnist_dir, usps
     capsys.readouterr()
     experiment.main(argv)
     assert "training…" not in capsys.readouterr().out  # every run read back, none redone
+
+
+def test_mnist_default_restarts_its_cosine_after_two_epochs_and_ends_at_zero():
+    recipe = get_task("mnist").variants["default"].recipe
+    assert (recipe.restart_epochs, recipe.epochs) == (2, 30)
+    schedule = recipe.rate(steps_per_epoch=10, epochs=30)
+    rates = [float(schedule(step)) for step in (0, 10, 19, 20, 160, 299)]
+    # Half-way down at epoch 1, near 0 at the end of epoch 2, back at the peak, half-way down the 28-epoch cycle.
+    np.testing.assert_allclose(rates, [2e-3, 1e-3, 0.0, 2e-3, 1e-3, 0.0], atol=2e-5)
+    optimizer = keras.optimizers.deserialize(keras.optimizers.serialize(recipe.make_optimizer(10, 30)))
+    assert float(optimizer.learning_rate) == pytest.approx(2e-3)  # iteration 0; the schedule survives saving
+    assert recipe.describe()["restart_epochs"] == 2
+    # A fit too short for the restart (a test's epochs=1) gets the plain cosine.
+    assert isinstance(recipe.rate(10, epochs=2), keras.optimizers.schedules.CosineDecay)
+    with pytest.raises(ValueError, match="not both"):
+        dataclasses.replace(recipe, warmup_epochs=1).rate(10)

@@ -10,7 +10,7 @@ Variants (seed 001, Adam 1e-3, batch 256, early stopping with patience 10):
 - ``dcnn``: ``cnn`` with dropout 0.5 before the two hidden dense layers.
 - ``pdcnn``: seed 001's PDCNN idea, an 11th class, "not a digit", trained with Perlin-noise
   images mixed into training and validation at p = 0.09 (``data_prep.perlin``); seed 001 put
-  it on ``dcnn``, the zoo on ``default`` (and its recipe). Its
+  it on ``dcnn``, the zoo on ``default``'s network (with one cosine over 20 epochs). Its
   card adds ``perlin_rejection``: the share of 10,000 fresh Perlin images (a seed never
   used in training) predicted "not a digit".
 Variants of seed 004:
@@ -19,8 +19,9 @@ Variants of seed 004:
   parameters), SGD 0.01, 10 epochs.
 Ours:
 - ``default``: C. Deotte's Kaggle MNIST CNN (32C3-32C3-32C5S2-64C3-64C3-64C5S2-128, batch
-  norm, dropout 0.4), small rotations/shifts/zooms as augmentation layers, Adam 2e-3 with
-  cosine decay over 20 epochs, batch 128.
+  norm, dropout 0.4), small rotations/shifts/zooms as augmentation layers, Adam 2e-3, batch 128,
+  a 2-epoch cosine cycle (99.28% test already, faster than keras-io's simple convnet gets
+  there) then a restart decaying over 28 more epochs.
 """
 
 from __future__ import annotations
@@ -150,8 +151,12 @@ CROSS_ENTROPY = dict(loss="sparse_categorical_crossentropy", metrics=["accuracy"
 SEED001 = dict(**CROSS_ENTROPY, learning_rate=1e-3, epochs=100, batch_size=256, monitor="val_loss", mode="min",
                callbacks=lambda: [keras.callbacks.EarlyStopping("val_loss", patience=10)])
 
-DEFAULT_RECIPE = Recipe(**CROSS_ENTROPY, learning_rate=2e-3, schedule="cosine", epochs=20, batch_size=128,
-                        monitor="val_loss", mode="min")
+# A 2-epoch cosine cycle, then a restart decaying over 28 more: the model after epoch 2 is already
+# near 99% (the race to keras-io's 99.22%, benchmarks/RESULTS.md); the long cycle makes the final one.
+DEFAULT_RECIPE = Recipe(**CROSS_ENTROPY, learning_rate=2e-3, schedule="cosine", restart_epochs=2, epochs=30,
+                        batch_size=128, monitor="val_loss", mode="min")
+# The default's recipe before the restart, on which the shipped pdcnn was trained: one cosine over 20 epochs.
+ONE_CYCLE_RECIPE = dataclasses.replace(DEFAULT_RECIPE, restart_epochs=0, epochs=20)
 
 register(Task(
     name="mnist",
@@ -169,7 +174,7 @@ register(Task(
                        "seed 001's CNN: 3 stride-2 convs (8, 16, 32), 128-16"),
         "dcnn": Variant(mnist_dcnn, Recipe(**SEED001, weight_decay=1e-4), "98.87% test (seed 001)",
                         "seed 001's CNN with dropout 0.5"),
-        "pdcnn": Variant(mnist_pdcnn, DEFAULT_RECIPE, "98.98% test (seed 001)",
+        "pdcnn": Variant(mnist_pdcnn, ONE_CYCLE_RECIPE, "98.98% test (seed 001)",
                          "the default CNN with an 11th 'not a digit' class trained on Perlin noise (p = 0.09)",
                          load=load_mnist_with_noise, extra_metrics=perlin_rejection),
         # Chosen on validation by `python -m zoo.experiment mnist_light` (seed 004's Adam 1e-3, batch 32 is its first row).
