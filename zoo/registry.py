@@ -44,6 +44,10 @@ class Recipe:
     weight_decay: float | None = None  # decoupled (AdamW-style), as the optimizer's own argument
     loss_weights: dict | None = None  # multi-output models: weight of each output's loss
 
+    def __post_init__(self):  # refused when the recipe is made (or overridden), not when a fit compiles it
+        if self.restart_epochs and self.warmup_epochs:
+            raise ValueError("a recipe has warmup_epochs or restart_epochs, not both")
+
     def compile_args(self) -> dict:
         return {"loss": self.loss, "metrics": self.metrics, "loss_weights": self.loss_weights}
 
@@ -58,8 +62,6 @@ class Recipe:
         if self.schedule != "cosine":
             return self.learning_rate
         epochs = epochs or self.epochs
-        if self.restart_epochs and self.warmup_epochs:
-            raise ValueError("a recipe has warmup_epochs or restart_epochs, not both")
         if 0 < self.restart_epochs < epochs:  # two cycles: restart_epochs, then the rest
             return keras.optimizers.schedules.CosineDecayRestarts(
                 self.learning_rate, steps_per_epoch * self.restart_epochs,
