@@ -43,15 +43,30 @@ def draw_pairs(images, labels, n: int, rng, exclude=()):
     return x, y, chosen
 
 
+def _draw_round(train_x, train_y, test_x, test_y, seed: int, pairs: int):
+    """A round's train / validation / test pairs, and the training-pool images they took."""
+    rng = np.random.default_rng([20210419, seed])
+    x_train, y_train, used = draw_pairs(train_x, train_y, pairs, rng)
+    x_val, y_val, used_val = draw_pairs(train_x, train_y, min(VAL_PAIRS, (len(train_x) - len(used)) // 2), rng, used)
+    x_test, y_test, _ = draw_pairs(test_x, test_y, pairs, rng)
+    return (x_train, y_train, x_val, y_val, x_test, y_test), np.concatenate([used, used_val])
+
+
 def load_mnist_pairs(data_dir=None, seed: int = 0, auxiliary: bool = True, pairs: int = PAIRS) -> Splits:
     """One round's pairs: train ``pairs`` / validation ``VAL_PAIRS`` / test ``pairs``.
     ``auxiliary=False`` keeps only the ``comparison`` target (for models without digit outputs)."""
     train_x, train_y, test_x, test_y, files = load_mnist_arrays(data_dir)
-    rng = np.random.default_rng([20210419, seed])
-    x_train, y_train, used = draw_pairs(train_x, train_y, pairs, rng)
-    x_val, y_val, _ = draw_pairs(train_x, train_y, min(VAL_PAIRS, (len(train_x) - len(used)) // 2), rng, used)
-    x_test, y_test, _ = draw_pairs(test_x, test_y, pairs, rng)
+    (x_train, y_train, x_val, y_val, x_test, y_test), _ = _draw_round(train_x, train_y, test_x, test_y, seed, pairs)
     if not auxiliary:
         y_train, y_val, y_test = (y["comparison"] for y in (y_train, y_val, y_test))
     return Splits("mnist_pairs", x_train, y_train, x_val, y_val, x_test, y_test, files=files,
                   info={"split": POOLS, "round": seed, "input_shape": (14, 14, 2)})
+
+
+def held_out_pairs(data_dir=None, seed: int = 0, n: int = 5000, pairs: int = PAIRS):
+    """``n`` more pairs from the training pool, disjoint from round ``seed``'s training and validation
+    pairs: a validation set large enough to rank recipes (10x the round's own), never the test images."""
+    train_x, train_y, test_x, test_y, _ = load_mnist_arrays(data_dir)
+    _, used = _draw_round(train_x, train_y, test_x, test_y, seed, pairs)
+    x, y, _ = draw_pairs(train_x, train_y, n, np.random.default_rng([20210419, seed, 1]), used)
+    return x, y

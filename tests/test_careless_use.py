@@ -180,3 +180,20 @@ def test_every_cli_refuses_wrong_paths_in_one_line(tmp_path, capsys):
         err = exits_2_with_one_line(main, argv, capsys)
         assert expected in err, (argv, err)
         assert files_under(tmp_path) == before, argv
+
+
+def test_a_recipe_field_recorded_only_when_set_still_counts_as_a_difference(tmp_path):
+    """A card without restart_epochs had none: a restart fit must not replace it unasked (nor the reverse)."""
+    from data_prep.errors import ZooError
+    from zoo.training import refuse_replacing_another_recipe
+
+    paths = {"card": tmp_path / "mnist.json", "model": tmp_path / "mnist.keras"}
+    paths["model"].write_bytes(b"a model")
+    plain = {"optimizer": "adam", "learning_rate": 2e-3, "schedule": "cosine", "epochs": 20}
+    paths["card"].write_text(json.dumps({"recipe": plain, "command": "python -m zoo.fit mnist"}))
+    with pytest.raises(ZooError, match=r"restart_epochs 0 -> 2.*--overwrite"):
+        refuse_replacing_another_recipe(paths, {**plain, "restart_epochs": 2}, None)
+    refuse_replacing_another_recipe(paths, dict(plain), None)  # the same recipe: allowed
+    paths["card"].write_text(json.dumps({"recipe": {**plain, "weight_decay": 0.05}}))
+    with pytest.raises(ZooError, match=r"weight_decay 0.05 -> None"):
+        refuse_replacing_another_recipe(paths, dict(plain), None)

@@ -16,6 +16,11 @@ from data_prep.errors import ZooError
 from data_prep.splits import Splits
 
 
+# Recipe fields a card records only when set; a card without one had the default (cards written
+# before the field existed could not have set it), so that is what a comparison of cards reads there.
+OPTIONAL_RECIPE_FIELDS = {"weight_decay": None, "warmup_epochs": 0, "restart_epochs": 0, "loss_weights": None}
+
+
 @dataclass
 class Recipe:
     """How a variant is compiled and fitted; every field is recorded in the model card."""
@@ -80,10 +85,7 @@ class Recipe:
             "epochs": self.epochs, "batch_size": self.batch_size,
             "callbacks": [type(c).__name__ for c in self.callbacks()],
             "keep_best": self.monitor or "last epoch", "folds": self.folds,
-            **({"weight_decay": self.weight_decay} if self.weight_decay else {}),
-            **({"warmup_epochs": self.warmup_epochs} if self.warmup_epochs else {}),
-            **({"restart_epochs": self.restart_epochs} if self.restart_epochs else {}),
-            **({"loss_weights": self.loss_weights} if self.loss_weights else {}),
+            **{name: getattr(self, name) for name in OPTIONAL_RECIPE_FIELDS if getattr(self, name)},
         }
 
 

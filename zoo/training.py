@@ -23,7 +23,7 @@ from data_prep.splits import concat, length, take
 from zoo import artifacts
 from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_history
 from zoo.plots import plot_curves
-from zoo.registry import Variant, get_task
+from zoo.registry import OPTIONAL_RECIPE_FIELDS, Variant, get_task
 
 
 def compile_model(model, recipe, steps_per_epoch=1, epochs=None, jit_compile="auto"):
@@ -207,7 +207,8 @@ def refuse_replacing_another_recipe(paths: dict, recipe_card: dict, overrides_ca
     """A model already in the output folder is replaced only by a fit of the same recipe (the same
     epochs, batch size, seed, folds, optimizer, rate, overrides…: rerunning the command its card
     records reproduces it); a different one is refused before any work, unless ``--overwrite``.
-    Fields an older card does not record are not compared."""
+    Fields an older card does not record are not compared, except the optional ones, read as their
+    defaults when absent (``OPTIONAL_RECIPE_FIELDS``): a restart schedule never replaces a plain one unasked."""
     if not paths["card"].exists() or not paths["model"].exists():
         return
     try:
@@ -215,8 +216,8 @@ def refuse_replacing_another_recipe(paths: dict, recipe_card: dict, overrides_ca
     except (OSError, ValueError):
         raise ZooError(f"{paths['card']} (the card of the model this fit would replace) is unreadable; "
                        "pass --overwrite to replace both, or write elsewhere with --out DIR") from None
-    new = json.loads(json.dumps(recipe_card, default=artifacts._jsonable))
-    old = card.get("recipe", {})
+    new = {**OPTIONAL_RECIPE_FIELDS, **json.loads(json.dumps(recipe_card, default=artifacts._jsonable))}
+    old = {**OPTIONAL_RECIPE_FIELDS, **card.get("recipe", {})}
     differences = [f"{k} {old[k]!r} -> {new[k]!r}" for k in new if k in old and old[k] != new[k]]
     if (card.get("overrides") or None) != (json.loads(json.dumps(overrides_card)) if overrides_card else None):
         differences.append(f"overrides {card.get('overrides')} -> {overrides_card}")

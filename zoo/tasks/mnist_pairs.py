@@ -69,12 +69,16 @@ def pair_network(splits=None, branch=convnet_branch, shared=False, auxiliary=Fal
     return keras.Model(inputs, outputs)
 
 
-def digit_branch() -> keras.Model:
-    """Ours: one 14x14 digit -> its 10-class distribution."""
+def digit_branch(width: int = 32, rotation: float = 10, shift: float = 0.1, zoom: float = 0.0) -> keras.Model:
+    """Ours: one 14x14 digit -> its 10-class distribution. ``width``: the first block's channels
+    (the second has twice as many); augmentation: up to ``rotation`` degrees, ``shift`` of the
+    side, and a RandomZoom of ``zoom`` if given."""
     inputs = keras.Input(shape=(14, 14, 1))
-    x = layers.RandomRotation(10 / 360, fill_mode="constant", name="augment_rotation")(inputs)
-    x = layers.RandomTranslation(0.1, 0.1, fill_mode="constant", name="augment_shift")(x)
-    for block, channels in enumerate((32, 64), start=1):
+    x = layers.RandomRotation(rotation / 360, fill_mode="constant", name="augment_rotation")(inputs)
+    x = layers.RandomTranslation(shift, shift, fill_mode="constant", name="augment_shift")(x)
+    if zoom:
+        x = layers.RandomZoom(zoom, fill_mode="constant", name="augment_zoom")(x)
+    for block, channels in enumerate((width, 2 * width), start=1):
         for i in (1, 2):
             x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"block{block}_conv{i}")(x)
             x = layers.BatchNormalization(name=f"block{block}_bn{i}")(x)
@@ -86,9 +90,9 @@ def digit_branch() -> keras.Model:
     return keras.Model(inputs, layers.Dense(10, activation="softmax", name="digit")(x), name="digit_branch")
 
 
-def mnist_pairs_default(splits=None) -> keras.Model:
+def mnist_pairs_default(splits=None, **branch_args) -> keras.Model:
     inputs = keras.Input(shape=(14, 14, 2), name="pair")
-    branch = digit_branch()
+    branch = digit_branch(**branch_args)
     p_a = layers.Identity(name="digit_a")(branch(TakeChannel(0, name="first")(inputs)))
     p_b = layers.Identity(name="digit_b")(branch(TakeChannel(1, name="second")(inputs)))
     comparison = ProbabilityLessOrEqual(name="comparison")([p_a, p_b])
