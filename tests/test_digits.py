@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from data_prep.colored_usps import COLORS, colorize, load_colored_usps
-from data_prep.mnist_pairs import downsample, load_mnist_pairs
+from data_prep.mnist_pairs import downsample, held_out_pairs, load_mnist_pairs
 from data_prep.perlin import perlin_images
 from zoo.layers import ProbabilityLessOrEqual
 from zoo.registry import get_task
@@ -89,6 +89,8 @@ def test_pairs_are_drawn_as_seed_003_does_train_from_train_images_test_from_test
     assert len(train) == 2000 and len(test) == 2000  # no image twice
     assert train | val <= set(train_ids) and test <= set(test_ids)
     assert not train & val
+    held_out = ids(held_out_pairs(tmp_path, seed=0, n=50, pairs=1000)[0])  # the 100 images the round left
+    assert len(held_out) == 100 and held_out <= set(train_ids) and not held_out & (train | val)
 
 
 def test_downsample_averages_2x2_blocks():

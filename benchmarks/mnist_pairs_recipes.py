@@ -1,0 +1,142 @@
+"""Rank candidate recipes for the mnist_pairs default on held-out training-pool pairs, never the test.
+
+A round's own 500 validation pairs cannot separate 1.2% from 1.0% error (one pair is 0.2 points), so
+each candidate is also scored on 5,000 more pairs drawn from the training images that round left
+unused (``data_prep.mnist_pairs.held_out_pairs``): comparison error and digit error (10,000 digits).
+Ensembles are scored from their members' saved models: the mean of the digit distributions, then
+P(a <= b) from it, as the default computes it. Fits are resumable and reused (one folder a fit).
+
+    python benchmarks/mnist_pairs_recipes.py --rounds 10 11 12 --candidates default zoom wide \
+        --ensembles default+default_m1 --out reports/mnist_pairs_recipes
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+
+from data_prep.mnist_pairs import held_out_pairs
+from zoo import artifacts
+from zoo.registry import get_task
+from zoo.studies.common import markdown, summarize
+
+# name -> builder keyword arguments, Recipe overrides, init member and epochs (None: the recipe's).
+# Member k > 0 draws other initial weights (and augmentation draws) on the same round's pairs.
+CANDIDATES = {
+    "default": {},
+    **{f"default_m{k}": {"member": k} for k in (1, 2)},
+    "zoom": {"build": {"zoom": 0.1}},
+    "wide": {"build": {"width": 48}},
+    **{f"e60_m{k}": {"member": k, "epochs": 60} for k in range(3)},
+    "adamw": {"recipe": {"optimizer": "adamw", "weight_decay": 0.05}},
+    "strong_aug": {"build": {"rotation": 15, "shift": 0.15, "zoom": 0.1}},
+    "light_aug": {"build": {"rotation": 5, "shift": 0.07}},
+    "shift_only": {"build": {"rotation": 0, "shift": 0.1}},
+    "block_dropout0": {"build": {"block_dropout": 0.0}},
+}
+
+
+def member_spec(candidate: dict, round_: int):
+    spec = get_task("mnist_pairs").variants["default"]
+    member, build_args = candidate.get("member", 0), candidate.get("build", {})
+
+    def build(splits):
+        if member:
+            keras.utils.set_random_seed(1000 * member + round_)
+        return spec.build(splits, **build_args)
+
+    return dataclasses.replace(spec, build=build, recipe=dataclasses.replace(spec.recipe, **candidate.get("recipe", {})),
+                               description=f"{spec.description}; candidate {candidate}")
+
+
+def fitted(name: str, round_: int, out: Path, data_dir=None, fit_missing=True) -> Path:
+    from zoo.training import fit
+
+    folder = out / "models" / name / f"round{round_}"  # models/: ignored by git, like every study's
+    model = folder / "mnist_pairs.keras"
+    if not model.exists() and fit_missing:
+        candidate = CANDIDATES[name]
+        fit("mnist_pairs", "default", seed=round_, epochs=candidate.get("epochs"), data_dir=data_dir, out_dir=folder,
+            verbose=0, spec=member_spec(candidate, round_))
+    return model
+
+
+def shifted(x, dy: int, dx: int):
+    """The pairs moved by (dy, dx) pixels, zeros shifted in (the background)."""
+    out = np.zeros_like(x)
+    h, w = x.shape[1:3]
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = x[:, max(-dy, 0):h - max(dy, 0),
+                                                                     max(-dx, 0):w - max(dx, 0)]
+    return out
+
+
+TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+def digit_distributions(model_path: Path, x, tta: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The model's digit distributions; with ``tta``, their mean over the pairs and 4 one-pixel shifts."""
+    from zoo.evaluate import load_model
+
+    model = load_model(model_path)
+    views = [model.predict(shifted(x, *s), batch_size=500, verbose=0) for s in (TTA_SHIFTS if tta else TTA_SHIFTS[:1])]
+    return tuple(np.mean([np.asarray(v[k]) for v in views], axis=0) for k in ("digit_a", "digit_b"))
+
+
+def scores(p_a, p_b, y) -> dict:
+    p_less_equal = np.einsum("ni,ij,nj->n", p_a, np.triu(np.ones((10, 10))), p_b)
+    comparison = (p_less_equal > 0.5) == (y["comparison"] == 1)
+    digits = np.concatenate([p_a.argmax(1) == y["digit_a"], p_b.argmax(1) == y["digit_b"]])
+    return {"comparison_error_pct": 100 * (1 - comparison.mean()), "digit_error_pct": 100 * (1 - digits.mean())}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, nargs="+", default=[10, 11, 12])
+    parser.add_argument("--candidates", nargs="+", default=["default"], choices=sorted(CANDIDATES))
+    parser.add_argument("--ensembles", nargs="*", default=[], help="members joined by +, e.g. default+default_m1")
+    parser.add_argument("--held-out", type=int, default=5000, help="held-out training-pool pairs a round")
+    parser.add_argument("--out", type=Path, default=Path("reports/mnist_pairs_recipes"))
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--tta", action="store_true", help="also score each row averaged over 4 one-pixel shifts")
+    parser.add_argument("--scores-only", action="store_true", help="score the finished fits, start none")
+    args = parser.parse_args(argv)
+
+    rows = []
+    for round_ in args.rounds:
+        x, y = held_out_pairs(args.data_dir, round_, args.held_out)
+        for name in args.candidates + args.ensembles:
+            members = name.split("+")
+            paths = [fitted(member, round_, args.out, args.data_dir, not args.scores_only) for member in members]
+            if not all(p.exists() for p in paths):
+                continue
+            cards = [json.loads(p.with_suffix(".json").read_text()) for p in paths]
+            for tta in (False, True)[: 1 + args.tta]:
+                distributions = [digit_distributions(p, x, tta) for p in paths]
+                p_a, p_b = (np.mean([d[i] for d in distributions], axis=0) for i in (0, 1))
+                rows.append({"candidate": name + (" tta" if tta else ""), "round": round_, **scores(p_a, p_b, y),
+                             "fit_seconds": sum(c["fit_seconds"] for c in cards)})
+                print(json.dumps(rows[-1]), flush=True)
+    if not rows:
+        raise SystemExit(f"no finished fit under {args.out / 'models'} for these candidates and rounds")
+    table = summarize(rows, "candidate", ["comparison_error_pct", "digit_error_pct", "fit_seconds"])
+    table[("rounds", "mean")] = pd.DataFrame(rows).groupby("candidate", sort=False).size()
+    table[("rounds", "std")] = 0.0
+    text = (f"# mnist_pairs default: candidate recipes on held-out training-pool pairs\n\n"
+            f"{args.held_out} held-out pairs ({2 * args.held_out} digits) a round from the training images the "
+            f"round left unused; never the test pairs. Mean ± std over the rounds each candidate has of "
+            f"{args.rounds}. Command: `python benchmarks/mnist_pairs_recipes.py {' '.join(argv or sys.argv[1:])}`\n\n"
+            f"{markdown(table)}\n")
+    print(text)
+    with artifacts.atomic_path(args.out / "results.md") as tmp:
+        tmp.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
