@@ -24,6 +24,7 @@ import pandas as pd
 
 from data_prep.mnist_pairs import held_out_pairs
 from zoo import artifacts
+from zoo.layers import ProbabilityLessOrEqual
 from zoo.registry import get_task
 from zoo.studies.common import markdown, summarize
 
@@ -39,7 +40,6 @@ CANDIDATES = {
     "strong_aug": {"build": {"rotation": 15, "shift": 0.15, "zoom": 0.1}},
     "light_aug": {"build": {"rotation": 5, "shift": 0.07}},
     "shift_only": {"build": {"rotation": 0, "shift": 0.1}},
-    "block_dropout0": {"build": {"block_dropout": 0.0}},
 }
 
 
@@ -80,17 +80,18 @@ def shifted(x, dy: int, dx: int):
 TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
 
 
-def digit_distributions(model_path: Path, x, tta: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """The model's digit distributions; with ``tta``, their mean over the pairs and 4 one-pixel shifts."""
+def digit_views(model_path: Path, x, tta: bool) -> np.ndarray:
+    """(views, 2 digits, pairs, 10): the model's digit distributions on the pairs, then (``tta``) on
+    their 4 one-pixel shifts. The model is loaded and run once for both scores."""
     from zoo.evaluate import load_model
 
     model = load_model(model_path)
     views = [model.predict(shifted(x, *s), batch_size=500, verbose=0) for s in (TTA_SHIFTS if tta else TTA_SHIFTS[:1])]
-    return tuple(np.mean([np.asarray(v[k]) for v in views], axis=0) for k in ("digit_a", "digit_b"))
+    return np.stack([[np.asarray(v["digit_a"]), np.asarray(v["digit_b"])] for v in views])
 
 
 def scores(p_a, p_b, y) -> dict:
-    p_less_equal = np.einsum("ni,ij,nj->n", p_a, np.triu(np.ones((10, 10))), p_b)
+    p_less_equal = np.asarray(ProbabilityLessOrEqual()([p_a, p_b]))[:, 0]  # as the default computes it
     comparison = (p_less_equal > 0.5) == (y["comparison"] == 1)
     digits = np.concatenate([p_a.argmax(1) == y["digit_a"], p_b.argmax(1) == y["digit_b"]])
     return {"comparison_error_pct": 100 * (1 - comparison.mean()), "digit_error_pct": 100 * (1 - digits.mean())}
@@ -117,9 +118,9 @@ def main(argv=None):
             if not all(p.exists() for p in paths):
                 continue
             cards = [json.loads(p.with_suffix(".json").read_text()) for p in paths]
+            views = np.stack([digit_views(p, x, args.tta) for p in paths])  # (members, views, 2, pairs, 10)
             for tta in (False, True)[: 1 + args.tta]:
-                distributions = [digit_distributions(p, x, tta) for p in paths]
-                p_a, p_b = (np.mean([d[i] for d in distributions], axis=0) for i in (0, 1))
+                p_a, p_b = views[:, : len(views[0]) if tta else 1].mean(axis=(0, 1))
                 rows.append({"candidate": name + (" tta" if tta else ""), "round": round_, **scores(p_a, p_b, y),
                              "fit_seconds": sum(c["fit_seconds"] for c in cards)})
                 print(json.dumps(rows[-1]), flush=True)

@@ -69,11 +69,10 @@ def pair_network(splits=None, branch=convnet_branch, shared=False, auxiliary=Fal
     return keras.Model(inputs, outputs)
 
 
-def digit_branch(width: int = 32, rotation: float = 10, shift: float = 0.1, zoom: float = 0.0,
-                 block_dropout: float = 0.2) -> keras.Model:
+def digit_branch(width: int = 32, rotation: float = 10, shift: float = 0.1, zoom: float = 0.0) -> keras.Model:
     """Ours: one 14x14 digit -> its 10-class distribution. ``width``: the first block's channels
     (the second has twice as many); augmentation: up to ``rotation`` degrees, ``shift`` of the
-    side, and a RandomZoom of ``zoom`` if given; ``block_dropout`` after each conv block."""
+    side, and a RandomZoom of ``zoom`` if given."""
     inputs = keras.Input(shape=(14, 14, 1))
     x = layers.RandomRotation(rotation / 360, fill_mode="constant", name="augment_rotation")(inputs)
     x = layers.RandomTranslation(shift, shift, fill_mode="constant", name="augment_shift")(x)
@@ -85,7 +84,7 @@ def digit_branch(width: int = 32, rotation: float = 10, shift: float = 0.1, zoom
             x = layers.BatchNormalization(name=f"block{block}_bn{i}")(x)
             x = layers.ReLU()(x)
         x = layers.MaxPooling2D(2)(x)
-        x = layers.Dropout(block_dropout)(x)
+        x = layers.Dropout(0.2)(x)
     x = layers.Dense(128, activation="relu", name="hidden")(layers.Flatten()(x))
     x = layers.Dropout(0.4)(x)
     return keras.Model(inputs, layers.Dense(10, activation="softmax", name="digit")(x), name="digit_branch")
