@@ -5,6 +5,7 @@ each candidate is also scored on 5,000 more pairs drawn from the training images
 unused (``data_prep.mnist_pairs.held_out_pairs``): comparison error and digit error (10,000 digits).
 Ensembles are scored from their members' saved models: the mean of the digit distributions, then
 P(a <= b) from it, as the default computes it. Fits are resumable and reused (one folder a fit).
+Candidates are built with the default's shift averaging; ``--plain`` also scores each without it.
 
     python benchmarks/mnist_pairs_recipes.py --rounds 10 11 12 --candidates default zoom wide \
         --ensembles default+default_m1 --out reports/mnist_pairs_recipes
@@ -68,26 +69,19 @@ def fitted(name: str, round_: int, out: Path, data_dir=None, fit_missing=True) -
     return model
 
 
-def shifted(x, dy: int, dx: int):
-    """The pairs moved by (dy, dx) pixels, zeros shifted in (the background)."""
-    out = np.zeros_like(x)
-    h, w = x.shape[1:3]
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = x[:, max(-dy, 0):h - max(dy, 0),
-                                                                     max(-dx, 0):w - max(dx, 0)]
-    return out
-
-
-TTA_SHIFTS = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
-
-
-def digit_views(model_path: Path, x, tta: bool) -> np.ndarray:
-    """(views, 2 digits, pairs, 10): the model's digit distributions on the pairs, then (``tta``) on
-    their 4 one-pixel shifts. The model is loaded and run once for both scores."""
+def digit_distributions(model_path: Path, x, plain: bool) -> dict:
+    """{"": (2 digits, pairs, 10)}: the model's digit distributions on the pairs (shift-averaged, as
+    the default predicts); with ``plain`` also " plain": its digit branch once on each digit, without
+    the averaging, a paired comparison on the same fit. The model is loaded once for both."""
     from zoo.evaluate import load_model
 
     model = load_model(model_path)
-    views = [model.predict(shifted(x, *s), batch_size=500, verbose=0) for s in (TTA_SHIFTS if tta else TTA_SHIFTS[:1])]
-    return np.stack([[np.asarray(v["digit_a"]), np.asarray(v["digit_b"])] for v in views])
+    out = model.predict(x, batch_size=500, verbose=0)
+    kinds = {"": np.stack([out["digit_a"], out["digit_b"]])}
+    if plain:
+        branch = model.get_layer("shift_averaged").net
+        kinds[" plain"] = np.stack([branch.predict(x[..., i : i + 1], batch_size=500, verbose=0) for i in (0, 1)])
+    return kinds
 
 
 def scores(p_a, p_b, y) -> dict:
@@ -105,7 +99,8 @@ def main(argv=None):
     parser.add_argument("--held-out", type=int, default=5000, help="held-out training-pool pairs a round")
     parser.add_argument("--out", type=Path, default=Path("reports/mnist_pairs_recipes"))
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--tta", action="store_true", help="also score each row averaged over 4 one-pixel shifts")
+    parser.add_argument("--plain", action="store_true",
+                        help="also score each row without the shift averaging (same fits)")
     parser.add_argument("--scores-only", action="store_true", help="score the finished fits, start none")
     args = parser.parse_args(argv)
 
@@ -118,10 +113,10 @@ def main(argv=None):
             if not all(p.exists() for p in paths):
                 continue
             cards = [json.loads(p.with_suffix(".json").read_text()) for p in paths]
-            views = np.stack([digit_views(p, x, args.tta) for p in paths])  # (members, views, 2, pairs, 10)
-            for tta in (False, True)[: 1 + args.tta]:
-                p_a, p_b = views[:, : len(views[0]) if tta else 1].mean(axis=(0, 1))
-                rows.append({"candidate": name + (" tta" if tta else ""), "round": round_, **scores(p_a, p_b, y),
+            members = [digit_distributions(p, x, args.plain) for p in paths]
+            for kind in members[0]:
+                p_a, p_b = np.mean([m[kind] for m in members], axis=0)  # the ensemble's mean distributions
+                rows.append({"candidate": name + kind, "round": round_, **scores(p_a, p_b, y),
                              "fit_seconds": sum(c["fit_seconds"] for c in cards)})
                 print(json.dumps(rows[-1]), flush=True)
     if not rows:

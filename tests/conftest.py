@@ -46,8 +46,10 @@ def write_idx_gz(path, array: np.ndarray):
         f.write(header + array.tobytes())
 
 
-def write_mnist_npz(path, n_train=10_100, n_test=2_000, seed=0):
-    """Keras' mnist.npz layout with random images (labels cycle through 0..9)."""
+def write_mnist_npz(path, n_train=2_400, n_test=2_000, seed=0):
+    """Keras' mnist.npz layout with random images (labels cycle through 0..9). The default sizes
+    are what mnist_pairs needs (a round's 1000 training pairs take 2,000 distinct images, its 1000
+    test pairs 2,000); the mnist tasks split the training part 5:1 into train and validation."""
     rng = np.random.default_rng(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8), y_train=np.arange(n_train) % 10,
@@ -88,6 +90,13 @@ def usps_dir(tmp_path):
 def mnist_dir(tmp_path):
     write_mnist_npz(tmp_path / "mnist" / "mnist.npz")
     return tmp_path
+
+
+@pytest.fixture
+def small_mnist_dir(tmp_path):
+    """Enough for the mnist tasks (500 train / 100 validation / 500 test), not for mnist_pairs."""
+    write_mnist_npz(tmp_path / "small" / "mnist" / "mnist.npz", n_train=600, n_test=500)
+    return tmp_path / "small"
 
 
 @pytest.fixture

@@ -107,6 +107,41 @@ def test_probability_less_or_equal_matches_brute_force():
     np.testing.assert_allclose(got, expected, rtol=1e-5)
 
 
+def one_pixel_shifts_by_hand(digits):
+    down, up, right, left = (np.zeros_like(digits) for _ in range(4))
+    down[:, 1:], up[:, :-1] = digits[:, :-1], digits[:, 1:]
+    right[:, :, 1:], left[:, :, :-1] = digits[:, :, :-1], digits[:, :, 1:]
+    return [digits, down, up, right, left]
+
+
+def test_shift_averaged_averages_the_views_at_inference_and_trains_on_the_digit_alone():
+    from zoo.layers import ShiftAveraged
+
+    inputs = keras.Input((14, 14, 1))
+    net = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))  # deterministic
+    x = np.random.default_rng(3).uniform(0, 1, (5, 14, 14, 1)).astype("float32")
+    averaged = ShiftAveraged(net)
+    by_hand = np.mean([np.asarray(net(v)) for v in one_pixel_shifts_by_hand(x)], axis=0)
+    np.testing.assert_allclose(np.asarray(averaged(x, training=False)), by_hand, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(averaged(x, training=True)), np.asarray(net(x)), atol=1e-6)
+
+
+def test_the_mnist_pairs_default_averages_each_digit_over_its_shifts_and_reloads_so(tmp_path):
+    model = get_task("mnist_pairs").build("default", None)
+    x = np.random.default_rng(2).uniform(0, 1, (4, 14, 14, 2)).astype("float32")
+    scores = model.predict(x, batch_size=4, verbose=0)
+    branch = model.get_layer("shift_averaged").net  # the digit branch both digits share
+    for channel, output in enumerate(("digit_a", "digit_b")):
+        views = one_pixel_shifts_by_hand(x[..., channel : channel + 1])
+        by_hand = np.mean([branch.predict(v, verbose=0) for v in views], axis=0)
+        np.testing.assert_allclose(scores[output], by_hand, atol=1e-6)
+        assert not np.allclose(branch.predict(views[0], verbose=0), scores[output], atol=1e-4)  # not one pass
+    assert model.count_params() == get_task("mnist_pairs").variants["default"].build(None, shift_averaged=False).count_params()
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.models.load_model(tmp_path / "m.keras").predict(x, batch_size=4, verbose=0)
+    np.testing.assert_allclose(reloaded["comparison"], scores["comparison"], atol=1e-6)
+
+
 def test_weight_sharing_halves_the_parameters():
     task = get_task("mnist_pairs")
     for branch in ("convnet", "mlp"):
@@ -131,14 +166,14 @@ def test_builders_give_the_documented_outputs(task_name, variant, outputs):
         assert tuple(shapes[name].shape) == (None, units)
 
 
-def test_tiny_fits_of_each_digit_task(usps_dir, mnist_dir, tmp_path):
+def test_tiny_fits_of_each_digit_task(usps_dir, mnist_dir, small_mnist_dir, tmp_path):
     card = fit("colored_usps", epochs=1, data_dir=usps_dir, out_dir=tmp_path, verbose=0)
     assert {"digit_accuracy", "color_accuracy"} <= set(card["test_metrics"])
     card = fit("mnist_pairs", epochs=1, seed=2, data_dir=mnist_dir, out_dir=tmp_path, verbose=0)
     assert card["data"]["info"]["round"] == 2 and "comparison_accuracy" in card["test_metrics"]
-    card = fit("mnist", "pdcnn", epochs=1, data_dir=mnist_dir, out_dir=tmp_path, verbose=0)
+    card = fit("mnist", "pdcnn", epochs=1, data_dir=small_mnist_dir, out_dir=tmp_path, verbose=0)
     assert 0 <= card["test_metrics"]["perlin_rejection"] <= 1
-    card = fit("mnist", "fcn", epochs=1, data_dir=mnist_dir, out_dir=tmp_path, verbose=0)
+    card = fit("mnist", "fcn", epochs=1, data_dir=small_mnist_dir, out_dir=tmp_path, verbose=0)
     assert 0 <= card["test_metrics"]["accuracy"] <= 1
 
 
@@ -156,10 +191,10 @@ def test_a_round_is_evaluated_on_its_own_pairs(mnist_dir, tmp_path):
     ("colored_usps", ["default", "epochs80", "augment0.5"]),
     ("mnist_light", ["adam-1e-3-b32", "adam-5e-3-b128-cos", "sgd-0.1-b32-cos"]),
 ])
-def test_digit_studies_write_their_table_and_resume(study, rows, mnist_dir, usps_dir, tmp_path, capsys):
+def test_digit_studies_write_their_table_and_resume(study, rows, request, tmp_path, capsys):
     from zoo import experiment
 
-    data_dir = usps_dir if study == "colored_usps" else mnist_dir
+    data_dir = request.getfixturevalue({"colored_usps": "usps_dir", "mnist_pairs": "mnist_dir"}.get(study, "small_mnist_dir"))
     argv = [study, "--rounds", "1", "--epochs", "1", "--out", str(tmp_path), "--data-dir", str(data_dir)]
     assert experiment.main(argv) == 0
     results = (tmp_path / study / "results.md").read_text()

@@ -55,15 +55,18 @@ class ProbabilityLessOrEqual(keras.layers.Layer):
         return (input_shape[0][0], 1)
 
 
-@keras.saving.register_keras_serializable(package="zoo")
-class FlipAveraged(keras.layers.Layer):
+class ViewAveraged(keras.layers.Layer):
     """Test-time augmentation inside the model: at inference, the mean of ``net``'s outputs on the
-    images and on their mirror images (left-right); in training, ``net`` on the images alone, so
-    a training step costs one pass. Saved with the model, so every backend and tool gets it."""
+    images and on the other views :meth:`views` makes of them, all in one batch; in training, ``net``
+    on the images alone, so a training step costs one pass. Saved with the model, so every backend
+    and tool (predict, export, the demo page) gets it."""
 
     def __init__(self, net: keras.Model, **kwargs):
         super().__init__(**kwargs)
         self.net = net
+
+    def views(self, images) -> list:
+        raise NotImplementedError
 
     def build(self, input_shape):
         self.net.build(input_shape)
@@ -71,8 +74,10 @@ class FlipAveraged(keras.layers.Layer):
     def call(self, images, training=None):
         if training:
             return self.net(images, training=True)
-        mirrored = keras.ops.flip(images, axis=-2)  # channels-last: axis -2 is the width
-        return (self.net(images, training=False) + self.net(mirrored, training=False)) / 2
+        views = [images, *self.views(images)]
+        outputs = self.net(keras.ops.concatenate(views, axis=0), training=False)
+        per_view = keras.ops.reshape(outputs, (len(views), -1, *outputs.shape[1:]))
+        return keras.ops.mean(per_view, axis=0)
 
     def compute_output_shape(self, input_shape):
         return self.net.compute_output_shape(input_shape)
@@ -84,3 +89,31 @@ class FlipAveraged(keras.layers.Layer):
     def from_config(cls, config):
         config["net"] = keras.saving.deserialize_keras_object(config["net"])
         return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class FlipAveraged(ViewAveraged):
+    """:class:`ViewAveraged` over the images and their mirror images (left-right): cats_dogs."""
+
+    def views(self, images):
+        return [keras.ops.flip(images, axis=-2)]  # channels-last: axis -2 is the width
+
+
+def shifted(images, dy: int, dx: int):
+    """Channels-last ``images`` moved down ``dy`` and right ``dx`` pixels (negative: up, left),
+    zeros (the background) shifted in."""
+    height, width = images.shape[1:3]
+    padded = keras.ops.pad(images, [[0, 0], [max(dy, 0), max(-dy, 0)], [max(dx, 0), max(-dx, 0)], [0, 0]])
+    top, left = max(-dy, 0), max(-dx, 0)
+    return padded[:, top : top + height, left : left + width]
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ShiftAveraged(ViewAveraged):
+    """:class:`ViewAveraged` over the images and their four one-pixel shifts (up, down, left, right):
+    mnist_pairs' digits, which are centred by their mass and vary by a pixel or so."""
+
+    SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+
+    def views(self, images):
+        return [shifted(images, dy, dx) for dy, dx in self.SHIFTS]
