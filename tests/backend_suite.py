@@ -1,8 +1,8 @@
 """Run under one backend (KERAS_BACKEND=jax|torch|tensorflow) by tests/test_backends.py.
 
-``python tests/backend_suite.py variants DATA_DIR OUT_JSON [PART PARTS]``: for every task
-(or every PARTS-th task from PART, so that test workers share the work) and variant, build -> 1-epoch fit on a small slice -> save -> load (safe mode) -> predict the
-same; writes {"task/variant": "ok" | "refused: message" | "error: ..."}.
+``python tests/backend_suite.py variants DATA_DIR OUT_JSON [PART PARTS]``: for every variant (or
+every PARTS-th from PART, so that test workers share the work), build -> 1-epoch fit on a small
+slice -> save -> load (safe mode) -> predict the same; writes {"task/variant": "ok" | "refused: message" | "error: ..."}.
 ``python tests/backend_suite.py predict MODELS_DIR``: load each ``NAME.keras`` saved
 under another backend and write its predictions of ``NAME.inputs.npz`` to
 ``NAME.<backend>.npz``.
@@ -55,22 +55,26 @@ def round_trip(task, variant, data_dir, tmp: Path) -> str:
     return "ok"
 
 
+def every_variant() -> list[tuple[str, str]]:
+    """(task, variant) for every registered variant; a PART takes every PARTS-th, so that a task's
+    variants (cats_dogs' are the slowest) spread over the parts."""
+    return [(name, variant) for name in list_tasks() for variant in get_task(name).variants]
+
+
 def variants(data_dir, out_json, part="0", parts="1"):
     import tempfile
 
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name in list_tasks()[int(part)::int(parts)]:
-            task = get_task(name)
-            for variant in task.variants:
-                key = f"{name}/{variant}"
-                try:
-                    results[key] = round_trip(task, variant, data_dir, Path(tmp))
-                except ZooError as refused:  # a documented limit, said clearly
-                    results[key] = f"refused: {refused}"
-                except Exception as err:  # noqa: BLE001  (reported, the test decides)
-                    results[key] = f"error: {type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
-                print(key, results[key].splitlines()[0], flush=True)
+        for name, variant in every_variant()[int(part)::int(parts)]:
+            key = f"{name}/{variant}"
+            try:
+                results[key] = round_trip(get_task(name), variant, data_dir, Path(tmp))
+            except ZooError as refused:  # a documented limit, said clearly
+                results[key] = f"refused: {refused}"
+            except Exception as err:  # noqa: BLE001  (reported, the test decides)
+                results[key] = f"error: {type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
+            print(key, results[key].splitlines()[0], flush=True)
     Path(out_json).write_text(json.dumps(results, indent=1))
 
 
