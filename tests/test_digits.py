@@ -194,7 +194,8 @@ def test_a_round_is_evaluated_on_its_own_pairs(mnist_dir, tmp_path):
 def test_digit_studies_write_their_table_and_resume(study, rows, request, tmp_path, capsys):
     from zoo import experiment
 
-    data_dir = request.getfixturevalue({"colored_usps": "usps_dir", "mnist_pairs": "mnist_dir"}.get(study, "small_mnist_dir"))
+    fixture = {"colored_usps": "usps_dir", "mnist_pairs": "mnist_dir"}.get(study, "small_mnist_dir")
+    data_dir = request.getfixturevalue(fixture)
     argv = [study, "--rounds", "1", "--epochs", "1", "--out", str(tmp_path), "--data-dir", str(data_dir)]
     assert experiment.main(argv) == 0
     results = (tmp_path / study / "results.md").read_text()

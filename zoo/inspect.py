@@ -38,8 +38,9 @@ from zoo.training import feed
 
 
 def nested_model(layer):
-    """The model inside ``layer``: the layer itself when it is a model (a siamese branch), the network a
-    wrapper holds (``zoo.layers.FlipAveraged.net``), or None for a plain layer."""
+    """The model inside ``layer``: the layer itself when it is a model (a siamese branch), the network
+    a wrapper holds (``zoo.layers.ViewAveraged.net``: cats_dogs' mirror, mnist_pairs' shifts), or None
+    for a plain layer."""
     inner = getattr(layer, "net", layer)
     return inner if hasattr(inner, "layers") else None
 
