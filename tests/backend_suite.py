@@ -2,7 +2,8 @@
 
 ``python tests/backend_suite.py variants DATA_DIR OUT_JSON [PART PARTS]``: for every variant (or
 every PARTS-th from PART, so that test workers share the work), build -> 1-epoch fit on a small
-slice -> save -> load (safe mode) -> predict the same; writes {"task/variant": "ok" | "refused: message" | "error: ..."}.
+slice -> save -> load (safe mode) -> predict the same (on JAX compiled with XLA, before and after
+the reload); writes {"task/variant": "ok" | "refused: message" | "error: ..."}.
 ``python tests/backend_suite.py predict MODELS_DIR``: load each ``NAME.keras`` saved
 under another backend and write its predictions of ``NAME.inputs.npz`` to
 ``NAME.<backend>.npz``.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -45,11 +47,16 @@ def round_trip(task, variant, data_dir, tmp: Path) -> str:
     model = compile_model(spec.build(splits), spec.recipe, steps(splits.x_train, 16), 1)
     model.fit(**feed(splits.x_train, splits.y_train, 16, shuffle=True),
               validation_data=validation_data(splits.x_val, splits.y_val), epochs=1, verbose=0)
+    if keras.backend.backend() == "jax" and not model.jit_compile:
+        return "error: on JAX Keras would train it op by op, not compiled with XLA (jit_compile False)"
     x = feed(take(splits.x_test, slice(0, 4)), None, 4)["x"]
     before = model.predict(x, verbose=0)
     path = tmp / f"{task.name}-{variant}.keras"
     model.save(path)
-    after = load_model(path).predict(x, verbose=0)
+    loaded = load_model(path)
+    if keras.backend.backend() == "jax" and not loaded.jit_compile:
+        return "error: reloaded on JAX, it would predict op by op (jit_compile False)"
+    after = loaded.predict(x, verbose=0)
     for a, b in zip(keras.tree.flatten(after), keras.tree.flatten(before)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
     return "ok"
@@ -67,14 +74,14 @@ def variants(data_dir, out_json, part="0", parts="1"):
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, variant in every_variant()[int(part)::int(parts)]:
-            key = f"{name}/{variant}"
+            key, start = f"{name}/{variant}", time.perf_counter()
             try:
                 results[key] = round_trip(get_task(name), variant, data_dir, Path(tmp))
             except ZooError as refused:  # a documented limit, said clearly
                 results[key] = f"refused: {refused}"
             except Exception as err:  # noqa: BLE001  (reported, the test decides)
                 results[key] = f"error: {type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}"
-            print(key, results[key].splitlines()[0], flush=True)
+            print(f"{key} {time.perf_counter() - start:.1f} s:", results[key].splitlines()[0], flush=True)
     Path(out_json).write_text(json.dumps(results, indent=1))
 
 

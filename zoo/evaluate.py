@@ -32,7 +32,7 @@ def load_model(path, unsafe: bool = False):
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise ZooError(f"{path} is not a .keras model file (a zip archive written by model.save)")
     try:
-        return keras.saving.load_model(path, safe_mode=not unsafe)
+        model = keras.saving.load_model(path, safe_mode=not unsafe)
     except ValueError as err:
         if "safe_mode" in str(err) or "Lambda" in str(err):
             raise ZooError(
@@ -47,6 +47,9 @@ def load_model(path, unsafe: bool = False):
                            "defines: it is not a zoo model (load it with the code that wrote it)") from None
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise ZooError(f"{path} is corrupt or not a Keras 3 model: {type(err).__name__}: {first_line}") from None
+    from zoo.layers import allow_xla_on_jax
+
+    return allow_xla_on_jax(model)
 
 
 def read_card(model_path) -> dict:

@@ -27,6 +27,9 @@ from zoo.registry import OPTIONAL_RECIPE_FIELDS, Variant, get_task
 
 
 def compile_model(model, recipe, steps_per_epoch=1, epochs=None, jit_compile="auto"):
+    from zoo.layers import allow_xla_on_jax
+
+    allow_xla_on_jax(model)
     model.compile(optimizer=recipe.make_optimizer(steps_per_epoch, epochs), **recipe.compile_args(),
                   jit_compile=jit_compile)
     return model
