@@ -40,6 +40,10 @@ def small(splits):
                                           for k in ("x", "y") for p in ("train", "val", "test")})
 
 
+def op_by_op_on_jax(model) -> bool:
+    return keras.backend.backend() == "jax" and not model.jit_compile
+
+
 def round_trip(task, variant, data_dir, tmp: Path) -> str:
     spec = task.variants[variant]
     splits = small(task.load_for(variant, data_dir=data_dir))
@@ -47,14 +51,14 @@ def round_trip(task, variant, data_dir, tmp: Path) -> str:
     model = compile_model(spec.build(splits), spec.recipe, steps(splits.x_train, 16), 1)
     model.fit(**feed(splits.x_train, splits.y_train, 16, shuffle=True),
               validation_data=validation_data(splits.x_val, splits.y_val), epochs=1, verbose=0)
-    if keras.backend.backend() == "jax" and not model.jit_compile:
+    if op_by_op_on_jax(model):
         return "error: on JAX Keras would train it op by op, not compiled with XLA (jit_compile False)"
     x = feed(take(splits.x_test, slice(0, 4)), None, 4)["x"]
     before = model.predict(x, verbose=0)
     path = tmp / f"{task.name}-{variant}.keras"
     model.save(path)
     loaded = load_model(path)
-    if keras.backend.backend() == "jax" and not loaded.jit_compile:
+    if op_by_op_on_jax(loaded):
         return "error: reloaded on JAX, it would predict op by op (jit_compile False)"
     after = loaded.predict(x, verbose=0)
     for a, b in zip(keras.tree.flatten(after), keras.tree.flatten(before)):

@@ -35,7 +35,8 @@ def allow_xla_on_jax(model):
     loaded, compiled model: its ``auto`` is resolved again)."""
     if keras.backend.backend() != "jax":
         return model
-    blocked = [layer for layer in model._flatten_layers() if isinstance(layer, JIT_SAFE_ON_JAX) and not layer.supports_jit]
+    blocked = [layer for layer in model._flatten_layers()
+               if isinstance(layer, JIT_SAFE_ON_JAX) and not layer.supports_jit]
     for layer in blocked:
         layer.supports_jit = True
     if blocked and model.compiled and (model.get_compile_config() or {}).get("jit_compile", "auto") in ("auto", True):

@@ -22,13 +22,12 @@ from data_prep.errors import ZooError
 from data_prep.splits import concat, length, take
 from zoo import artifacts
 from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_history
+from zoo.layers import allow_xla_on_jax
 from zoo.plots import plot_curves
 from zoo.registry import OPTIONAL_RECIPE_FIELDS, Variant, get_task
 
 
 def compile_model(model, recipe, steps_per_epoch=1, epochs=None, jit_compile="auto"):
-    from zoo.layers import allow_xla_on_jax
-
     allow_xla_on_jax(model)
     model.compile(optimizer=recipe.make_optimizer(steps_per_epoch, epochs), **recipe.compile_args(),
                   jit_compile=jit_compile)
