@@ -146,8 +146,9 @@ def make_tuner(kind, task_name, splits, args):
                     fold = _with(splits, x_train, y_train, x_val, y_val)
                     keras.utils.set_random_seed(args.seed + k)
                     model, recipe = build(task_name, hp, fold, args.variant)
-                    compile_model(model, recipe, steps(x_train, recipe.batch_size), epochs)
-                    history = model.fit(**feed(x_train, y_train, recipe.batch_size, shuffle=True, seed=args.seed + k),
+                    train_data = feed(x_train, y_train, recipe.batch_size, shuffle=True, seed=args.seed + k)
+                    compile_model(model, recipe, steps(x_train, recipe.batch_size), epochs, example=train_data)
+                    history = model.fit(**train_data,
                                         validation_data=validation_data(x_val, y_val), epochs=epochs,
                                         callbacks=recipe.callbacks(), verbose=0)
                     values = np.asarray(history.history[metric], dtype=float)

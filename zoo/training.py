@@ -27,11 +27,33 @@ from zoo.plots import plot_curves
 from zoo.registry import OPTIONAL_RECIPE_FIELDS, Variant, get_task
 
 
-def compile_model(model, recipe, steps_per_epoch=1, epochs=None, jit_compile="auto"):
+def compile_model(model, recipe, steps_per_epoch=1, epochs=None, jit_compile="auto", example=None):
+    """``model.compile`` with the recipe's optimizer, loss and metrics. ``example``: the data that
+    ``fit`` will read (``feed``'s keyword arguments), to create the optimizer's and the metrics'
+    variables now, from the data's shapes; see :func:`build_training_state`."""
     allow_xla_on_jax(model)
     model.compile(optimizer=recipe.make_optimizer(steps_per_epoch, epochs), **recipe.compile_args(),
                   jit_compile=jit_compile)
+    if example is not None and keras.backend.backend() == "tensorflow":
+        build_training_state(model, example)
     return model
+
+
+def build_training_state(model, data: dict) -> None:
+    """Create the optimizer's and compiled metrics' variables before ``fit`` traces its train step.
+
+    On TensorFlow, Keras defers this to the first trace of the train step (when no distribution
+    strategy is set); a ``tf.function`` whose first trace creates variables is traced a second
+    time, so each fit compiled its train step twice (a tiny fit's largest cost). Built here from
+    symbolic tensors, as Keras' own ``_symbolic_build`` does under a distribution strategy, it is
+    traced once, and trains the same. Only TensorFlow needs it: JAX and PyTorch build in ``fit``.
+    """
+    x = data["x"]
+    if hasattr(x, "element_spec"):  # a tf.data pipeline: its (x, y[, weights]) specs
+        batch = x.element_spec
+    else:
+        batch = (take(x, slice(0, 1)), None if data.get("y") is None else take(data["y"], slice(0, 1)))
+    model._symbolic_build(data_batch=batch)
 
 
 @contextlib.contextmanager
@@ -130,7 +152,8 @@ def fit(
             x_val, y_val = distribution.even("validation", x_val, y_val)
         with dtype_policy(mixed_precision), distribution.scope() if distribution else contextlib.nullcontext():
             model = spec.build(splits)
-            compile_model(model, recipe, steps(x_train, batch_size), epochs, jit_compile)
+            train_data = feed(x_train, y_train, batch_size, shuffle=True, seed=seed)
+            compile_model(model, recipe, steps(x_train, batch_size), epochs, jit_compile, example=train_data)
 
         work = prepare_work_dir(paths["work"], {
             "task": task.name, "variant": variant_name, "epochs": epochs, "batch_size": batch_size, "seed": seed,
@@ -156,7 +179,7 @@ def fit(
 
         start = time.perf_counter()
         history = model.fit(
-            **feed(x_train, y_train, batch_size, shuffle=True, seed=seed),
+            **train_data,
             validation_data=validation_data(x_val, y_val), epochs=epochs, callbacks=callbacks, verbose=verbose,
         )
         seconds = time.perf_counter() - start
@@ -247,8 +270,9 @@ def cross_validate(spec, splits, folds: int, epochs: int, batch_size: int, seed:
         fold = dataclasses.replace(splits, x_train=take(x, train), y_train=take(y, train),
                                    x_val=take(x, val), y_val=take(y, val))
         keras.utils.set_random_seed(seed + k)
-        model = compile_model(spec.build(fold), recipe, steps(fold.x_train, batch_size), epochs)
-        history = model.fit(**feed(fold.x_train, fold.y_train, batch_size, shuffle=True, seed=seed + k),
+        train_data = feed(fold.x_train, fold.y_train, batch_size, shuffle=True, seed=seed + k)
+        model = compile_model(spec.build(fold), recipe, steps(fold.x_train, batch_size), epochs, example=train_data)
+        history = model.fit(**train_data,
                             validation_data=validation_data(fold.x_val, fold.y_val), epochs=epochs,
                             callbacks=recipe.callbacks(), verbose=0)
         log = pd.DataFrame(history.history)
