@@ -48,8 +48,10 @@ def save_model(model, target) -> None:
 
 
 def save_figure(fig, target) -> None:
+    # A figure laid out by its own engine (constrained layout) already fits its canvas; cropping it
+    # to a "tight" box would draw it twice.
     with atomic_path(target) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, dpi=110, bbox_inches=None if fig.get_layout_engine() else "tight")
 
 
 def _jsonable(obj):
