@@ -46,7 +46,8 @@ def build_training_state(model, data: dict) -> None:
     strategy is set); a ``tf.function`` whose first trace creates variables is traced a second
     time, so each fit compiled its train step twice (a tiny fit's largest cost). Built here from
     symbolic tensors, as Keras' own ``_symbolic_build`` does under a distribution strategy, it is
-    traced once, and trains the same. Only TensorFlow needs it: JAX and PyTorch build in ``fit``.
+    traced once, and trains the same. Only TensorFlow needs it: JAX and PyTorch build in ``fit``
+    without a second trace (an early build there would change the order of the shuffled batches).
     """
     x = data["x"]
     if hasattr(x, "element_spec"):  # a tf.data pipeline: its (x, y[, weights]) specs
