@@ -44,7 +44,7 @@ def build_training_state(model, data: dict) -> None:
 
     On TensorFlow, Keras defers this to the first trace of the train step (when no distribution
     strategy is set); a ``tf.function`` whose first trace creates variables is traced a second
-    time, so each fit compiled its train step twice (a tiny fit's largest cost). Built here from
+    time, so each fit compiled its train step twice (tracing is most of a tiny fit's time). Built here from
     symbolic tensors, as Keras' own ``_symbolic_build`` does under a distribution strategy, it is
     traced once, and trains the same. Only TensorFlow needs it: JAX and PyTorch build in ``fit``
     without a second trace (an early build there would change the order of the shuffled batches).
@@ -151,9 +151,9 @@ def fit(
         if distribution:
             x_train, y_train = distribution.even("train", x_train, y_train)
             x_val, y_val = distribution.even("validation", x_val, y_val)
+        train_data = feed(x_train, y_train, batch_size, shuffle=True, seed=seed)
         with dtype_policy(mixed_precision), distribution.scope() if distribution else contextlib.nullcontext():
             model = spec.build(splits)
-            train_data = feed(x_train, y_train, batch_size, shuffle=True, seed=seed)
             compile_model(model, recipe, steps(x_train, batch_size), epochs, jit_compile, example=train_data)
 
         work = prepare_work_dir(paths["work"], {
