@@ -44,10 +44,11 @@ def build_training_state(model, data: dict) -> None:
 
     On TensorFlow, Keras defers this to the first trace of the train step (when no distribution
     strategy is set); a ``tf.function`` whose first trace creates variables is traced a second
-    time, so each fit compiled its train step twice (tracing is most of a tiny fit's time). Built here from
-    symbolic tensors, as Keras' own ``_symbolic_build`` does under a distribution strategy, it is
-    traced once, and trains the same. Only TensorFlow needs it: JAX and PyTorch build in ``fit``
-    without a second trace (an early build there would change the order of the shuffled batches).
+    time, so each fit compiled its train step twice (tracing is most of a tiny fit's time).
+    Built here from symbolic tensors, as Keras' own ``_symbolic_build`` does under a distribution
+    strategy, it is traced once, and trains the same. Only TensorFlow needs it: JAX and PyTorch
+    build in ``fit`` without a second trace (an early build there would change the order of the
+    shuffled batches).
     """
     x = data["x"]
     if hasattr(x, "element_spec"):  # a tf.data pipeline: its (x, y[, weights]) specs
