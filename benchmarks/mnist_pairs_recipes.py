@@ -3,8 +3,10 @@
 A round's own 500 validation pairs cannot separate 1.2% from 1.0% error (one pair is 0.2 points), so
 each candidate is also scored on 5,000 more pairs drawn from the training images that round left
 unused (``data_prep.mnist_pairs.held_out_pairs``): comparison error and digit error (10,000 digits).
-Ensembles are scored from their members' saved models: the mean of the digit distributions, then
-P(a <= b) from it, as the default computes it. Fits are resumable and reused (one folder a fit).
+Each candidate is one network (the default's recipe is an ensemble of two: ``default+default_m1``
+here). Ensembles are scored from their members' saved models: the mean of the digit distributions,
+then P(a <= b) from it (the saved default averages its members' P(a <= b) instead: the same errors on
+rounds 10-13). Fits are resumable and reused (one folder a fit).
 Candidates are built with the default's shift averaging; ``--plain`` also scores each without it.
 
     python benchmarks/mnist_pairs_recipes.py --rounds 10 11 12 --candidates default zoom wide \
@@ -15,16 +17,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 
 from data_prep.mnist_pairs import held_out_pairs
 from zoo import artifacts
+from zoo.ensemble import member_build
 from zoo.layers import ProbabilityLessOrEqual
 from zoo.registry import get_task
 from zoo.studies.common import markdown, summarize
@@ -45,15 +48,12 @@ CANDIDATES = {
 
 
 def member_spec(candidate: dict, round_: int):
+    """One network of the default's recipe (members=1), as the candidate changes it; member k > 0 is
+    seeded as the default's own ensemble members are (``zoo.ensemble.member_build``)."""
     spec = get_task("mnist_pairs").variants["default"]
-    member, build_args = candidate.get("member", 0), candidate.get("build", {})
-
-    def build(splits):
-        if member:
-            keras.utils.set_random_seed(1000 * member + round_)
-        return spec.build(splits, **build_args)
-
-    return dataclasses.replace(spec, build=build, recipe=dataclasses.replace(spec.recipe, **candidate.get("recipe", {})),
+    build = functools.partial(spec.build, **candidate.get("build", {}))
+    recipe = dataclasses.replace(spec.recipe, **{"members": 1, **candidate.get("recipe", {})})
+    return dataclasses.replace(spec, build=member_build(build, candidate.get("member", 0), round_), recipe=recipe,
                                description=f"{spec.description}; candidate {candidate}")
 
 

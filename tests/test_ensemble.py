@@ -6,6 +6,7 @@ import json
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.test_cli import call_main
@@ -76,3 +77,53 @@ def test_a_multi_output_ensemble_averages_each_output(usps_dir, tmp_path, capsys
     assert {"digit_accuracy", "color_accuracy"} <= set(card["test_metrics"])
     assert evaluate(out / "colored_usps-ensemble.keras", data_dir=usps_dir)["metrics"]["digit_accuracy"] == \
         pytest.approx(card["test_metrics"]["digit_accuracy"], abs=1e-6)
+
+
+def test_a_recipe_of_members_fits_each_on_the_same_data_and_saves_their_average(tmp_path, capsys, monkeypatch):
+    from zoo.training import fit
+
+    keep_last = {"monitor": ""}  # two_spirals keeps its best epoch, which needs each epoch validated
+    single = fit("two_spirals", epochs=2, seed=3, out_dir=tmp_path / "single", verbose=0, recipe_overrides=keep_last)
+    real_member_build = ensemble.member_build
+
+    def interrupted_at_member_1(build, member, seed):
+        if member == 1:
+            raise KeyboardInterrupt  # the session is cut off once member 0 is saved
+        return real_member_build(build, member, seed)
+
+    overrides = {**keep_last, "members": 2, "validation_freq": 2}
+    monkeypatch.setattr(ensemble, "member_build", interrupted_at_member_1)
+    with pytest.raises(KeyboardInterrupt):
+        fit("two_spirals", epochs=2, seed=3, out_dir=tmp_path, verbose=0, recipe_overrides=overrides)
+    assert not (tmp_path / "two_spirals.keras").exists()  # nothing half-made where the model goes
+    monkeypatch.setattr(ensemble, "member_build", real_member_build)
+    capsys.readouterr()
+    card = fit("two_spirals", epochs=2, seed=3, out_dir=tmp_path, verbose=0, recipe_overrides=overrides)
+    assert "member 1 of 2: trained before" in capsys.readouterr().out  # resumed: member 0 was not refitted
+
+    assert card["recipe"]["members"] == 2 and [m["init_seed"] for m in card["members"]] == [3, 1003]
+    assert card["fit_seconds"] == pytest.approx(sum(m["fit_seconds"] for m in card["members"]), abs=0.02)
+    assert not (tmp_path / ".work").exists()  # the members' checkpoints and models went with the work folder
+    model = keras.saving.load_model(tmp_path / "two_spirals.keras")
+    assert model.count_params() == 2 * single["params"]
+    x = np.random.default_rng(0).uniform(-5, 5, (32, 2)).astype("float32")
+    first, second = (model.get_layer(f"member{k}").predict(x, verbose=0) for k in (0, 1))
+    np.testing.assert_allclose(model.predict(x, verbose=0), (first + second) / 2, atol=1e-6)
+    # Member 0 is the variant's own fit; member 1 starts from other weights, on the same data.
+    np.testing.assert_allclose(first, keras.saving.load_model(tmp_path / "single" / "two_spirals.keras").predict(x, verbose=0),
+                               atol=1e-5)
+    assert not np.allclose(first, second, atol=1e-3)
+
+    history = pd.read_csv(tmp_path / "two_spirals.history.csv")  # the members' mean, validated at epoch 2 only
+    assert len(history) == 2 and np.isnan(history["val_loss"][0]) and np.isfinite(history["val_loss"][1])
+
+
+def test_validation_every_n_epochs_always_ends_on_a_validated_epoch_and_cannot_keep_the_best():
+    from zoo.registry import Recipe
+    from zoo.training import validation_epochs
+
+    assert validation_epochs(1, 25) == 1 and validation_epochs(10, 25) == [10, 20, 25]
+    with pytest.raises(ValueError, match="validation_freq 1"):
+        Recipe("mse", [], monitor="val_loss", mode="min", validation_freq=5)
+    with pytest.raises(ValueError, match="positive"):
+        Recipe("mse", [], members=0)

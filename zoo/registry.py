@@ -18,7 +18,8 @@ from data_prep.splits import Splits
 
 # Recipe fields a card records only when set; a card without one had the default (cards written
 # before the field existed could not have set it), so that is what a comparison of cards reads there.
-OPTIONAL_RECIPE_FIELDS = {"weight_decay": None, "warmup_epochs": 0, "restart_epochs": 0, "loss_weights": None}
+OPTIONAL_RECIPE_FIELDS = {"weight_decay": None, "warmup_epochs": 0, "restart_epochs": 0, "loss_weights": None,
+                          "validation_freq": 1, "members": 1}
 
 
 @dataclass
@@ -48,10 +49,20 @@ class Recipe:
     restart_epochs: int = 0
     weight_decay: float | None = None  # decoupled (AdamW-style), as the optimizer's own argument
     loss_weights: dict | None = None  # multi-output models: weight of each output's loss
+    # Validate every this many epochs (and at the last): the validation metrics are watched, and a
+    # costly validation (mnist_pairs' shift averaging) need not run each epoch; it changes no weight.
+    validation_freq: int = 1
+    # A deep ensemble: this many members trained independently on the same data (their own initial
+    # weights and augmentation draws), saved as one model averaging their outputs (zoo.ensemble).
+    members: int = 1
 
     def __post_init__(self):  # refused when the recipe is made (or overridden), not when a fit compiles it
         if self.restart_epochs and self.warmup_epochs:
             raise ValueError("a recipe has warmup_epochs or restart_epochs, not both")
+        if self.validation_freq < 1 or self.members < 1:
+            raise ValueError("validation_freq and members are positive integers")
+        if self.monitor and self.validation_freq > 1:
+            raise ValueError(f"keeping the best epoch by {self.monitor} needs validation_freq 1 (each epoch validated)")
 
     def compile_args(self) -> dict:
         return {"loss": self.loss, "metrics": self.metrics, "loss_weights": self.loss_weights}
@@ -85,7 +96,8 @@ class Recipe:
             "epochs": self.epochs, "batch_size": self.batch_size,
             "callbacks": [type(c).__name__ for c in self.callbacks()],
             "keep_best": self.monitor or "last epoch", "folds": self.folds,
-            **{name: getattr(self, name) for name in OPTIONAL_RECIPE_FIELDS if getattr(self, name)},
+            **{name: getattr(self, name) for name, default in OPTIONAL_RECIPE_FIELDS.items()
+               if getattr(self, name) != default},
         }
 
 

@@ -132,11 +132,14 @@ def fit(
                                 str(out_dir), command)
     distribution = None
     try:
+        folds = recipe.folds if folds is None else folds
+        if recipe.members > 1 and (distribute or folds):
+            raise ZooError(f"{task.name}/{variant_name}'s recipe is an ensemble of {recipe.members} members, trained "
+                           "one after another: not with --distribute or cross-validation folds (members=1 allows both)")
         if distribute:
             from zoo import distribute as engines
 
             distribution = engines.start(batch_size)
-        folds = recipe.folds if folds is None else folds
         recipe_card = {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed, "folds": folds,
                        "dtype_policy": mixed_precision or keras.config.dtype_policy().name, "jit_compile": jit_compile}
         overrides = {"recipe": recipe_overrides or {}, "build": build_overrides or {}}
@@ -144,6 +147,13 @@ def fit(
         if not overwrite:
             refuse_replacing_another_recipe(paths, recipe_card,
                                             overrides_card if recipe_overrides or build_overrides else None)
+        if recipe.members > 1:
+            from zoo.ensemble import fit_members
+
+            return fit_members(task, variant_name, spec, paths, recipe_card,
+                               overrides_card if recipe_overrides or build_overrides else None,
+                               seed=seed, epochs=epochs, batch_size=batch_size, data_dir=data_dir, verbose=verbose,
+                               command=command, mixed_precision=mixed_precision, jit_compile=jit_compile)
         splits = task.load_with(spec, data_dir=data_dir, seed=seed)
         print(splits.describe())
         cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
@@ -183,6 +193,7 @@ def fit(
         history = model.fit(
             **train_data,
             validation_data=validation_data(x_val, y_val), epochs=epochs, callbacks=callbacks, verbose=verbose,
+            validation_freq=validation_epochs(recipe.validation_freq, epochs),
         )
         seconds = time.perf_counter() - start
         if distribution:  # what is evaluated and saved is the model as it loads anywhere
@@ -228,6 +239,12 @@ def fit(
         if distribution:
             distribution.close()
         lock.release()
+
+
+def validation_epochs(every: int, epochs: int):
+    """``fit``'s validation_freq: every epoch (1), or every ``every`` epochs and always the last one,
+    so that the card's curves end on a validated epoch."""
+    return 1 if every == 1 else sorted({*range(every, epochs + 1, every), epochs})
 
 
 def refuse_replacing_another_recipe(paths: dict, recipe_card: dict, overrides_card: dict | None) -> None:
