@@ -7,7 +7,8 @@ Each candidate is one network (the default's recipe is an ensemble of two: ``def
 here). Ensembles are scored from their members' saved models: the mean of the digit distributions,
 then P(a <= b) from it (the saved default averages its members' P(a <= b) instead: the same errors on
 rounds 10-13). Fits are resumable and reused (one folder a fit).
-Candidates are built with the default's shift averaging; ``--plain`` also scores each without it.
+Candidates are built with the default's shift averaging; ``--plain`` also scores each without it,
+``--angles`` with rotated views added to the shifts.
 
     python benchmarks/mnist_pairs_recipes.py --rounds 10 11 12 --candidates default zoom wide \
         --ensembles default+default_m1 --out reports/mnist_pairs_recipes
@@ -38,6 +39,8 @@ CANDIDATES = {
     "default": {},
     **{f"default_m{k}": {"member": k} for k in (1, 2)},
     "zoom": {"build": {"zoom": 0.1}},
+    "elastic": {"build": {"elastic": 8.5}},  # Simard et al.'s 28x28 setting scaled to 14x14
+    "elastic_light": {"build": {"elastic": 5.0}},
     "wide": {"build": {"width": 48}},
     **{f"e60_m{k}": {"member": k, "epochs": 60} for k in range(3)},
     "adamw": {"recipe": {"optimizer": "adamw", "weight_decay": 0.05}},
@@ -69,18 +72,27 @@ def fitted(name: str, round_: int, out: Path, data_dir=None, fit_missing=True) -
     return model
 
 
-def digit_distributions(model_path: Path, x, plain: bool) -> dict:
+def digit_distributions(model_path: Path, x, plain: bool, angle_sets=()) -> dict:
     """{"": (2 digits, pairs, 10)}: the model's digit distributions on the pairs (shift-averaged, as
     the default predicts); with ``plain`` also " plain": its digit branch once on each digit, without
-    the averaging, a paired comparison on the same fit. The model is loaded once for both."""
+    the averaging; for each set of ``angle_sets`` " rot A,B": the shifts and rotations by those
+    degrees averaged (``ShiftAveraged(angles=...)``). Paired comparisons on the same fit, loaded once."""
+    import keras
+
     from zoo.evaluate import load_model
+    from zoo.layers import ShiftAveraged
 
     model = load_model(model_path)
     out = model.predict(x, batch_size=500, verbose=0)
     kinds = {"": np.stack([out["digit_a"], out["digit_b"]])}
+    branch = model.get_layer("shift_averaged").net
     if plain:
-        branch = model.get_layer("shift_averaged").net
         kinds[" plain"] = np.stack([branch.predict(x[..., i : i + 1], batch_size=500, verbose=0) for i in (0, 1)])
+    for angles in angle_sets:
+        inputs = keras.Input((14, 14, 1))
+        views = keras.Model(inputs, ShiftAveraged(branch, angles=angles)(inputs))
+        kinds[f" rot {','.join(f'{a:g}' for a in angles)}"] = np.stack(
+            [views.predict(x[..., i : i + 1], batch_size=500, verbose=0) for i in (0, 1)])
     return kinds
 
 
@@ -101,6 +113,9 @@ def main(argv=None):
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--plain", action="store_true",
                         help="also score each row without the shift averaging (same fits)")
+    parser.add_argument("--angles", nargs="*", default=[], metavar="A,B,...",
+                        help="also score each row with rotations by +-these degrees added to the shifts (same "
+                             "fits), each set one row, e.g. --angles 5,10 8")
     parser.add_argument("--scores-only", action="store_true", help="score the finished fits, start none")
     args = parser.parse_args(argv)
 
@@ -113,7 +128,8 @@ def main(argv=None):
             if not all(p.exists() for p in paths):
                 continue
             cards = [json.loads(p.with_suffix(".json").read_text()) for p in paths]
-            members = [digit_distributions(p, x, args.plain) for p in paths]
+            angle_sets = [tuple(sign * float(a) for a in angles.split(",") for sign in (-1, 1)) for angles in args.angles]
+            members = [digit_distributions(p, x, args.plain, angle_sets) for p in paths]
             for kind in members[0]:
                 p_a, p_b = np.mean([m[kind] for m in members], axis=0)  # the ensemble's mean distributions
                 rows.append({"candidate": name + kind, "round": round_, **scores(p_a, p_b, y),

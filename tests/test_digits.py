@@ -126,6 +126,52 @@ def test_shift_averaged_averages_the_views_at_inference_and_trains_on_the_digit_
     np.testing.assert_allclose(np.asarray(averaged(x, training=True)), np.asarray(net(x)), atol=1e-6)
 
 
+def test_rotated_views_match_scipy_and_join_the_shifts_when_asked(tmp_path):
+    from scipy import ndimage
+
+    from zoo.layers import ShiftAveraged, rotated
+
+    x = np.random.default_rng(4).uniform(0, 1, (3, 14, 14, 1)).astype("float32")
+    for degrees in (-10, 5, 15):
+        by_scipy = np.stack([ndimage.rotate(image[..., 0], degrees, reshape=False, order=1, mode="grid-constant")
+                             for image in x])[..., None]
+        np.testing.assert_allclose(np.asarray(rotated(x, degrees)), by_scipy, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(rotated(x, 0)), x, atol=1e-6)
+
+    inputs = keras.Input((14, 14, 1))
+    net = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+    averaged = ShiftAveraged(net, angles=(-8, 8))
+    views = one_pixel_shifts_by_hand(x) + [np.asarray(rotated(x, a)) for a in (-8, 8)]
+    by_hand = np.mean([np.asarray(net(v)) for v in views], axis=0)
+    np.testing.assert_allclose(np.asarray(averaged(x, training=False)), by_hand, atol=1e-5)
+    model = keras.Model(inputs, averaged(inputs))
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.models.load_model(tmp_path / "m.keras")
+    assert reloaded.layers[-1].angles == (-8.0, 8.0)
+    np.testing.assert_allclose(reloaded.predict(x, verbose=0), by_hand, atol=1e-5)
+
+
+def test_elastic_distortion_moves_ink_smoothly_in_training_only_and_reloads(tmp_path):
+    from zoo.layers import RandomElasticDistortion
+
+    x = np.zeros((6, 14, 14, 1), "float32")
+    x[:, 3:11, 6:8] = 1.0  # a vertical bar
+    layer = RandomElasticDistortion(alpha=8.5, sigma=2.0, seed=1)
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+    np.testing.assert_array_equal(np.asarray(RandomElasticDistortion(alpha=0.0)(x, training=True)), x)
+    moved = np.asarray(layer(x, training=True))
+    assert moved.shape == x.shape and 0 <= moved.min() and moved.max() <= 1 + 1e-6
+    assert not np.allclose(moved, x, atol=0.05) and not np.allclose(moved[0], moved[1])  # each image its own field
+    assert abs(moved.sum() - x.sum()) / x.sum() < 0.4  # moved and stretched, not erased
+    field = np.asarray(layer.smoothed_field(2, 14, 14))
+    assert np.abs(np.diff(field, axis=1)).mean() < 0.5 * np.abs(field).mean()  # neighbours move together
+    inputs = keras.Input((14, 14, 1))
+    model = keras.Model(inputs, RandomElasticDistortion(alpha=5.0, name="augment_elastic")(inputs))
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.models.load_model(tmp_path / "m.keras").get_layer("augment_elastic")
+    assert (reloaded.alpha, reloaded.sigma) == (5.0, 2.0)
+
+
 def test_the_mnist_pairs_default_averages_each_digit_over_its_shifts_and_reloads_so(tmp_path):
     model = get_task("mnist_pairs").build("default", None)
     x = np.random.default_rng(2).uniform(0, 1, (4, 14, 14, 2)).astype("float32")

@@ -1,6 +1,7 @@
 """Layers the zoo needs beyond Keras' own, registered so saved models reload."""
 
 import keras
+import numpy as np
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -131,12 +132,103 @@ def shifted(images, dy: int, dx: int):
     return padded[:, top : top + height, left : left + width]
 
 
+def rotation_matrix(height: int, width: int, degrees: float) -> np.ndarray:
+    """The (height*width, height*width) matrix that rotates a flattened image ``degrees``
+    counter-clockwise about its centre, bilinear, zeros outside: a fixed view is a constant linear
+    map, which every backend and export format (a MatMul in ONNX) runs as it is."""
+    theta = -np.deg2rad(degrees)  # rows grow downwards: counter-clockwise on screen
+    rows, cols = np.mgrid[0:height, 0:width].astype("float64")
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    # the source of each output pixel; scipy.ndimage.rotate(image, degrees, order=1, mode="grid-constant")
+    src_r = cy + np.cos(theta) * (rows - cy) - np.sin(theta) * (cols - cx)
+    src_c = cx + np.sin(theta) * (rows - cy) + np.cos(theta) * (cols - cx)
+    matrix = np.zeros((height * width, height * width), "float32")
+    top, left = np.floor(src_r), np.floor(src_c)
+    out = np.arange(height * width).reshape(height, width)
+    for r, wr in ((top, 1 - (src_r - top)), (top + 1, src_r - top)):
+        for c, wc in ((left, 1 - (src_c - left)), (left + 1, src_c - left)):
+            inside = (r >= 0) & (r <= height - 1) & (c >= 0) & (c <= width - 1)
+            np.add.at(matrix, (out[inside], (r * width + c)[inside].astype(int)), (wr * wc)[inside])
+    return matrix
+
+
+def rotated(images, degrees: float):
+    """Channels-last ``images`` rotated ``degrees`` counter-clockwise about their centre."""
+    height, width, channels = images.shape[1:]
+    matrix = keras.ops.convert_to_tensor(rotation_matrix(height, width, degrees), dtype=images.dtype)
+    flat = keras.ops.reshape(images, (-1, height * width, channels))
+    return keras.ops.reshape(keras.ops.einsum("op,bpc->boc", matrix, flat), (-1, height, width, channels))
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class ShiftAveraged(ViewAveraged):
-    """:class:`ViewAveraged` over the images and their four one-pixel shifts (up, down, left, right):
-    mnist_pairs' digits, which are centred by their mass and vary by a pixel or so."""
+    """:class:`ViewAveraged` over the images, their four one-pixel shifts (up, down, left, right)
+    and, if ``angles`` are given, their rotations by those degrees: mnist_pairs' digits, which are
+    centred by their mass and vary by a pixel or so and by a few degrees of slant."""
 
     SHIFTS = ((1, 0), (-1, 0), (0, 1), (0, -1))
 
+    def __init__(self, net: keras.Model, angles=(), **kwargs):
+        super().__init__(net, **kwargs)
+        self.angles = tuple(float(a) for a in angles)
+
     def views(self, images):
-        return [shifted(images, dy, dx) for dy, dx in self.SHIFTS]
+        return [shifted(images, dy, dx) for dy, dx in self.SHIFTS] + [rotated(images, a) for a in self.angles]
+
+    def get_config(self):
+        return {**super().get_config(), "angles": list(self.angles)}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class RandomElasticDistortion(keras.layers.Layer):
+    """Elastic distortion (Simard, Steinkraus and Platt, 2003), in training only: every pixel moves
+    by a random field, uniform noise in [-1, 1] per pixel and axis, smoothed by a Gaussian of
+    ``sigma`` pixels and scaled by ``alpha``; bilinear, zeros (the background) outside. Their MNIST
+    setting, alpha 34 and sigma 4 at 28x28, is alpha 8.5 and sigma 2 at 14x14. Keras'
+    ``RandomElasticTransform`` ties sigma to the image size (0.7 pixel at 14x14: pixel noise, not
+    a smooth deformation) and needs a known batch size."""
+
+    def __init__(self, alpha: float = 8.5, sigma: float = 2.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha, self.sigma, self.seed = float(alpha), float(sigma), seed
+        self.generator = keras.random.SeedGenerator(seed)
+        radius = max(1, int(3 * sigma))
+        taps = np.exp(-np.arange(-radius, radius + 1) ** 2 / (2 * sigma**2))
+        self.taps = (taps / taps.sum()).astype("float32")  # a normalized 1-D Gaussian, applied per axis
+
+    def smoothed_field(self, batch, height, width):
+        field = keras.random.uniform((batch, height, width, 2), -1.0, 1.0, seed=self.generator)
+        taps = keras.ops.convert_to_tensor(self.taps)
+        k = self.taps.shape[0]
+        down = keras.ops.tile(keras.ops.reshape(taps, (k, 1, 1, 1)), (1, 1, 2, 1))
+        across = keras.ops.tile(keras.ops.reshape(taps, (1, k, 1, 1)), (1, 1, 2, 1))
+        field = keras.ops.depthwise_conv(field, down, padding="same")
+        return self.alpha * keras.ops.depthwise_conv(field, across, padding="same")
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        batch = keras.ops.shape(images)[0]
+        height, width, channels = images.shape[1:]
+        field = self.smoothed_field(batch, height, width)
+        rows = keras.ops.arange(height, dtype="float32")[None, :, None] + field[..., 0]
+        cols = keras.ops.arange(width, dtype="float32")[None, None, :] + field[..., 1]
+        flat = keras.ops.reshape(images, (-1, channels))
+        first = (keras.ops.arange(batch) * (height * width))[:, None, None]
+        top, left = keras.ops.floor(rows), keras.ops.floor(cols)
+        out = 0.0
+        for r, wr in ((top, 1 - (rows - top)), (top + 1, rows - top)):  # bilinear: the 4 neighbours
+            for c, wc in ((left, 1 - (cols - left)), (left + 1, cols - left)):
+                inside = (r >= 0) & (r <= height - 1) & (c >= 0) & (c <= width - 1)
+                index = first + keras.ops.cast(keras.ops.clip(r, 0, height - 1) * width
+                                               + keras.ops.clip(c, 0, width - 1), "int32")
+                weight = keras.ops.where(inside, wr * wc, 0.0)[..., None]
+                neighbour = keras.ops.take(flat, keras.ops.reshape(index, (-1,)), axis=0)
+                out = out + weight * keras.ops.reshape(neighbour, (-1, height, width, channels))
+        return keras.ops.cast(out, images.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha, "sigma": self.sigma, "seed": self.seed}

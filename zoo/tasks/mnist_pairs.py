@@ -36,7 +36,7 @@ import keras
 from keras import layers
 
 from data_prep.mnist_pairs import load_mnist_pairs
-from zoo.layers import ProbabilityLessOrEqual, ShiftAveraged, TakeChannel
+from zoo.layers import ProbabilityLessOrEqual, RandomElasticDistortion, ShiftAveraged, TakeChannel
 from zoo.registry import Recipe, Task, Variant, register
 
 AUX_WEIGHT = 1.0
@@ -76,15 +76,19 @@ def pair_network(splits=None, branch=convnet_branch, shared=False, auxiliary=Fal
     return keras.Model(inputs, outputs)
 
 
-def digit_branch(width: int = 32, rotation: float = 10, shift: float = 0.1, zoom: float = 0.0) -> keras.Model:
+def digit_branch(width: int = 32, rotation: float = 10, shift: float = 0.1, zoom: float = 0.0,
+                 elastic: float = 0.0) -> keras.Model:
     """Ours: one 14x14 digit -> its 10-class distribution. ``width``: the first block's channels
     (the second has twice as many); augmentation: up to ``rotation`` degrees, ``shift`` of the
-    side, and a RandomZoom of ``zoom`` if given."""
+    side, a RandomZoom of ``zoom`` and an elastic distortion of strength ``elastic`` (alpha, sigma
+    2 pixels) if given."""
     inputs = keras.Input(shape=(14, 14, 1))
     x = layers.RandomRotation(rotation / 360, fill_mode="constant", name="augment_rotation")(inputs)
     x = layers.RandomTranslation(shift, shift, fill_mode="constant", name="augment_shift")(x)
     if zoom:
         x = layers.RandomZoom(zoom, fill_mode="constant", name="augment_zoom")(x)
+    if elastic:
+        x = RandomElasticDistortion(alpha=elastic, sigma=2.0, name="augment_elastic")(x)
     for block, channels in enumerate((width, 2 * width), start=1):
         for i in (1, 2):
             x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=f"block{block}_conv{i}")(x)
