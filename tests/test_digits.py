@@ -172,13 +172,17 @@ def test_elastic_distortion_moves_ink_smoothly_in_training_only_and_reloads(tmp_
     assert (reloaded.alpha, reloaded.sigma) == (5.0, 2.0)
 
 
-def test_the_mnist_pairs_default_averages_each_digit_over_its_shifts_and_reloads_so(tmp_path):
+def test_the_mnist_pairs_default_averages_each_digit_over_its_shifts_and_rotations_and_reloads_so(tmp_path):
+    from zoo.layers import rotated
+    from zoo.tasks.mnist_pairs import VIEW_ANGLES
+
     model = get_task("mnist_pairs").build("default", None)
     x = np.random.default_rng(2).uniform(0, 1, (4, 14, 14, 2)).astype("float32")
     scores = model.predict(x, batch_size=4, verbose=0)
     branch = model.get_layer("shift_averaged").net  # the digit branch both digits share
     for channel, output in enumerate(("digit_a", "digit_b")):
-        views = one_pixel_shifts_by_hand(x[..., channel : channel + 1])
+        digit = x[..., channel : channel + 1]
+        views = one_pixel_shifts_by_hand(digit) + [np.asarray(rotated(digit, a)) for a in VIEW_ANGLES]
         by_hand = np.mean([branch.predict(v, verbose=0) for v in views], axis=0)
         np.testing.assert_allclose(scores[output], by_hand, atol=1e-6)
         assert not np.allclose(branch.predict(views[0], verbose=0), scores[output], atol=1e-4)  # not one pass
