@@ -7,8 +7,8 @@ Each candidate is one network (the default's recipe is an ensemble of two: ``def
 here). Ensembles are scored from their members' saved models: the mean of the digit distributions,
 then P(a <= b) from it (the saved default averages its members' P(a <= b) instead: the same errors on
 rounds 10-13). Fits are resumable and reused (one folder a fit).
-Candidates are built with the default's shift averaging; ``--plain`` also scores each without it,
-``--angles`` with rotated views added to the shifts.
+Candidates are built with the default's view averaging; ``--plain`` also scores each without it,
+``--angles`` with other rotated views beside the shifts (the default's own: +-5 and +-10 degrees).
 
     python benchmarks/mnist_pairs_recipes.py --rounds 10 11 12 --candidates default zoom wide \
         --ensembles default+default_m1 --out reports/mnist_pairs_recipes
@@ -91,7 +91,8 @@ def digit_distributions(model_path: Path, x, plain: bool, angle_sets=()) -> dict
     for angles in angle_sets:
         inputs = keras.Input((14, 14, 1))
         views = keras.Model(inputs, ShiftAveraged(branch, angles=angles)(inputs))
-        kinds[f" rot {','.join(f'{a:g}' for a in angles)}"] = np.stack(
+        label = f" rot {','.join(f'{a:g}' for a in angles)}" if angles else " shifts only"
+        kinds[label] = np.stack(
             [views.predict(x[..., i : i + 1], batch_size=500, verbose=0) for i in (0, 1)])
     return kinds
 
@@ -115,7 +116,7 @@ def main(argv=None):
                         help="also score each row without the shift averaging (same fits)")
     parser.add_argument("--angles", nargs="*", default=[], metavar="A,B,...",
                         help="also score each row with rotations by +-these degrees added to the shifts (same "
-                             "fits), each set one row, e.g. --angles 5,10 8")
+                             "fits), each set one row, e.g. --angles 5,10 8; none: the four shifts alone")
     parser.add_argument("--scores-only", action="store_true", help="score the finished fits, start none")
     args = parser.parse_args(argv)
 
@@ -128,7 +129,8 @@ def main(argv=None):
             if not all(p.exists() for p in paths):
                 continue
             cards = [json.loads(p.with_suffix(".json").read_text()) for p in paths]
-            angle_sets = [tuple(sign * float(a) for a in angles.split(",") for sign in (-1, 1)) for angles in args.angles]
+            angle_sets = [() if angles == "none" else tuple(sign * float(a) for a in angles.split(",") for sign in (-1, 1))
+                          for angles in args.angles]
             members = [digit_distributions(p, x, args.plain, angle_sets) for p in paths]
             for kind in members[0]:
                 p_a, p_b = np.mean([m[kind] for m in members], axis=0)  # the ensemble's mean distributions
