@@ -30,7 +30,9 @@ def plot_curves(log: pd.DataFrame, target, title=""):
     for ax, name in zip(axes[0], names):
         ax.plot(np.arange(1, len(log) + 1), log[name], label="train")
         if f"val_{name}" in log:
-            ax.plot(np.arange(1, len(log) + 1), log[f"val_{name}"], label="validation")
+            validated = log[f"val_{name}"].notna().to_numpy()  # Recipe(validation_freq=N): every Nth epoch
+            ax.plot(np.arange(1, len(log) + 1)[validated], log[f"val_{name}"][validated], label="validation",
+                    marker="o" if not validated.all() else None, markersize=3)
         ax.set_xlabel("epoch")
         ax.set_title(name)
         if name.endswith("loss") and (log[name] > 0).all() and log[name].max() / max(log[name].min(), 1e-12) > 50:
