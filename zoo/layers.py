@@ -132,32 +132,37 @@ def shifted(images, dy: int, dx: int):
     return padded[:, top : top + height, left : left + width]
 
 
-def rotation_matrix(height: int, width: int, degrees: float) -> np.ndarray:
-    """The (height*width, height*width) matrix that rotates a flattened image ``degrees``
-    counter-clockwise about its centre, bilinear, zeros outside: a fixed view is a constant linear
-    map, which every backend and export format (a MatMul in ONNX) runs as it is."""
-    theta = -np.deg2rad(degrees)  # rows grow downwards: counter-clockwise on screen
-    rows, cols = np.mgrid[0:height, 0:width].astype("float64")
-    cy, cx = (height - 1) / 2, (width - 1) / 2
-    # the source of each output pixel; scipy.ndimage.rotate(image, degrees, order=1, mode="grid-constant")
-    src_r = cy + np.cos(theta) * (rows - cy) - np.sin(theta) * (cols - cx)
-    src_c = cx + np.sin(theta) * (rows - cy) + np.cos(theta) * (cols - cx)
-    matrix = np.zeros((height * width, height * width), "float32")
-    top, left = np.floor(src_r), np.floor(src_c)
-    out = np.arange(height * width).reshape(height, width)
-    for r, wr in ((top, 1 - (src_r - top)), (top + 1, src_r - top)):
-        for c, wc in ((left, 1 - (src_c - left)), (left + 1, src_c - left)):
+def resampled(images, rows, cols):
+    """Channels-last ``images`` read at the (fractional) source ``rows`` and ``cols`` of every output
+    pixel, arrays of (batch or 1, height, width): bilinear, zeros (the background) outside. Written with
+    ``keras.ops.take``, so it runs on every backend and exports (a Gather in ONNX)."""
+    height, width, channels = images.shape[1:]
+    flat = keras.ops.reshape(images, (-1, channels))
+    first = (keras.ops.arange(keras.ops.shape(images)[0]) * (height * width))[:, None, None]
+    rows, cols = keras.ops.convert_to_tensor(rows, "float32"), keras.ops.convert_to_tensor(cols, "float32")
+    top, left = keras.ops.floor(rows), keras.ops.floor(cols)
+    out = 0.0
+    for r, wr in ((top, 1 - (rows - top)), (top + 1, rows - top)):  # the 4 neighbours
+        for c, wc in ((left, 1 - (cols - left)), (left + 1, cols - left)):
             inside = (r >= 0) & (r <= height - 1) & (c >= 0) & (c <= width - 1)
-            np.add.at(matrix, (out[inside], (r * width + c)[inside].astype(int)), (wr * wc)[inside])
-    return matrix
+            index = first + keras.ops.cast(keras.ops.clip(r, 0, height - 1) * width + keras.ops.clip(c, 0, width - 1),
+                                           "int32")
+            weight = keras.ops.where(inside, wr * wc, 0.0)[..., None]
+            neighbour = keras.ops.take(flat, keras.ops.reshape(index, (-1,)), axis=0)
+            out = out + weight * keras.ops.reshape(neighbour, (-1, height, width, channels))
+    return keras.ops.cast(out, images.dtype)
 
 
 def rotated(images, degrees: float):
-    """Channels-last ``images`` rotated ``degrees`` counter-clockwise about their centre."""
-    height, width, channels = images.shape[1:]
-    matrix = keras.ops.convert_to_tensor(rotation_matrix(height, width, degrees), dtype=images.dtype)
-    flat = keras.ops.reshape(images, (-1, height * width, channels))
-    return keras.ops.reshape(keras.ops.einsum("op,bpc->boc", matrix, flat), (-1, height, width, channels))
+    """Channels-last ``images`` rotated ``degrees`` counter-clockwise about their centre, as
+    ``scipy.ndimage.rotate(image, degrees, order=1, mode="grid-constant")``."""
+    height, width = images.shape[1:3]
+    theta = -np.deg2rad(degrees)  # rows grow downwards: counter-clockwise on screen
+    rows, cols = np.mgrid[0:height, 0:width].astype("float32")
+    cy, cx = (height - 1) / 2, (width - 1) / 2
+    source_rows = cy + np.cos(theta) * (rows - cy) - np.sin(theta) * (cols - cx)  # constants: no op per view
+    source_cols = cx + np.sin(theta) * (rows - cy) + np.cos(theta) * (cols - cx)
+    return resampled(images, source_rows[None].astype("float32"), source_cols[None].astype("float32"))
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -209,23 +214,11 @@ class RandomElasticDistortion(keras.layers.Layer):
         if not training:
             return images
         batch = keras.ops.shape(images)[0]
-        height, width, channels = images.shape[1:]
+        height, width = images.shape[1:3]
         field = self.smoothed_field(batch, height, width)
         rows = keras.ops.arange(height, dtype="float32")[None, :, None] + field[..., 0]
         cols = keras.ops.arange(width, dtype="float32")[None, None, :] + field[..., 1]
-        flat = keras.ops.reshape(images, (-1, channels))
-        first = (keras.ops.arange(batch) * (height * width))[:, None, None]
-        top, left = keras.ops.floor(rows), keras.ops.floor(cols)
-        out = 0.0
-        for r, wr in ((top, 1 - (rows - top)), (top + 1, rows - top)):  # bilinear: the 4 neighbours
-            for c, wc in ((left, 1 - (cols - left)), (left + 1, cols - left)):
-                inside = (r >= 0) & (r <= height - 1) & (c >= 0) & (c <= width - 1)
-                index = first + keras.ops.cast(keras.ops.clip(r, 0, height - 1) * width
-                                               + keras.ops.clip(c, 0, width - 1), "int32")
-                weight = keras.ops.where(inside, wr * wc, 0.0)[..., None]
-                neighbour = keras.ops.take(flat, keras.ops.reshape(index, (-1,)), axis=0)
-                out = out + weight * keras.ops.reshape(neighbour, (-1, height, width, channels))
-        return keras.ops.cast(out, images.dtype)
+        return resampled(images, rows, cols)
 
     def compute_output_shape(self, input_shape):
         return input_shape
