@@ -120,6 +120,8 @@ def main(argv=None):
     parser.add_argument("--scores-only", action="store_true", help="score the finished fits, start none")
     args = parser.parse_args(argv)
 
+    angle_sets = [() if angles == "none" else tuple(sign * float(a) for a in angles.split(",") for sign in (-1, 1))
+                  for angles in args.angles]
     rows = []
     for round_ in args.rounds:
         x, y = held_out_pairs(args.data_dir, round_, args.held_out)
@@ -129,8 +131,6 @@ def main(argv=None):
             if not all(p.exists() for p in paths):
                 continue
             cards = [json.loads(p.with_suffix(".json").read_text()) for p in paths]
-            angle_sets = [() if angles == "none" else tuple(sign * float(a) for a in angles.split(",") for sign in (-1, 1))
-                          for angles in args.angles]
             members = [digit_distributions(p, x, args.plain, angle_sets) for p in paths]
             for kind in members[0]:
                 p_a, p_b = np.mean([m[kind] for m in members], axis=0)  # the ensemble's mean distributions

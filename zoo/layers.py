@@ -158,11 +158,12 @@ def rotated(images, degrees: float):
     ``scipy.ndimage.rotate(image, degrees, order=1, mode="grid-constant")``."""
     height, width = images.shape[1:3]
     theta = -np.deg2rad(degrees)  # rows grow downwards: counter-clockwise on screen
-    rows, cols = np.mgrid[0:height, 0:width].astype("float32")
+    rows, cols = np.mgrid[0:height, 0:width]
     cy, cx = (height - 1) / 2, (width - 1) / 2
-    source_rows = cy + np.cos(theta) * (rows - cy) - np.sin(theta) * (cols - cx)  # constants: no op per view
+    # Source coordinates in NumPy: constants of the graph, the same for every batch.
+    source_rows = cy + np.cos(theta) * (rows - cy) - np.sin(theta) * (cols - cx)
     source_cols = cx + np.sin(theta) * (rows - cy) + np.cos(theta) * (cols - cx)
-    return resampled(images, source_rows[None].astype("float32"), source_cols[None].astype("float32"))
+    return resampled(images, source_rows[None], source_cols[None])
 
 
 @keras.saving.register_keras_serializable(package="zoo")

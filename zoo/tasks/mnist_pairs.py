@@ -158,7 +158,7 @@ register(Task(
                    learning_rate=2e-3, schedule="cosine", epochs=120, batch_size=50,
                    # 2 members: on held-out training-pool pairs, rounds 10-13, 1.08% -> 1.005% comparison
                    # and 1.55% -> 1.38% digit error (reports/mnist_pairs_recipes). Validating every 10th
-                   # epoch changes no weight and saves ~40% of each fit (the 5 shift views cost).
+                   # epoch changes no weight and saves ~40% of each fit (the views cost).
                    members=2, validation_freq=10),
             "", "siamese convnet (batch norm, augmentation) + auxiliary loss; P(a <= b) from the digit distributions, each averaged over 4 one-pixel shifts and 4 small rotations at inference",
         ),
