@@ -101,6 +101,8 @@ def average(members: list, name: str):
     import keras
     from keras import layers
 
+    for member in members:  # trained: their compile settings and optimizer state are no part of the ensemble
+        member.optimizer, member.compiled = None, False  # (saved nested, they mismatch on loading and warn)
     first = members[0].inputs[0]
     inputs = keras.Input(shape=first.shape[1:], dtype=first.dtype, name=first.name)
     predictions = [member(inputs) for member in members]
@@ -108,7 +110,12 @@ def average(members: list, name: str):
         outputs = {key: layers.Average(name=key)([p[key] for p in predictions]) for key in predictions[0]}
     else:
         outputs = layers.Average(name=members[0].layers[-1].name)(predictions)
-    return keras.Model(inputs, outputs, name=name)
+    model = keras.Model(inputs, outputs, name=name)
+    # An ensemble is for inference: its members are trained. Frozen, its compiled optimizer owns no
+    # slot variables, so the saved (never built) optimizer matches the one Keras builds on loading,
+    # which otherwise warns "Skipping variable loading for optimizer".
+    model.trainable = False
+    return model
 
 
 def member_build(build, member: int, seed: int):
