@@ -24,7 +24,6 @@ then trains N members on the same data, each with its own seeded initial weights
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import shlex
 import sys
@@ -142,13 +141,11 @@ def fit_members(task, variant_name: str, spec, paths: dict, recipe_card: dict, o
     members are joined by :func:`average`, evaluated and saved as one model + card at ``paths``.
     The card's ``members`` give each one's validation and test metrics; ``fit_seconds`` is their sum."""
     import dataclasses
-    import shutil
 
     import keras
     import pandas as pd
 
-    from zoo.plots import plot_curves
-    from zoo.training import compile_model, evaluate_model, fit_unless_done, prepare_work_dir, run_record
+    from zoo.training import compile_model, evaluate_model, fit_unless_done, prepare_work_dir, run_record, ship_fit
 
     recipe = spec.recipe
     work = prepare_work_dir(paths["work"], json.loads(json.dumps(
@@ -186,15 +183,8 @@ def fit_members(task, variant_name: str, spec, paths: dict, recipe_card: dict, o
         "test_metrics": evaluate_model(model, splits, batch_size, spec.extra_metrics),
         "status": "ok",
     }
-    artifacts.save_model(model, paths["model"])
-    with artifacts.atomic_path(paths["history"]) as tmp:
-        history.to_csv(tmp, index=False)
-    plot_curves(history, paths["curves"], title=f"{task.name} / {variant_name} (mean of {recipe.members} members)")
-    artifacts.write_json(paths["card"], card)
-    shutil.rmtree(work, ignore_errors=True)
-    with contextlib.suppress(OSError):
-        work.parent.rmdir()  # the checkpoints folder, when no other fit is unfinished
-    return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
+    return ship_fit(model, history, card, paths,
+                    title=f"{task.name} / {variant_name} (mean of {recipe.members} members)")
 
 
 def main(argv=None) -> int:

@@ -81,6 +81,20 @@ def steps(x, batch_size) -> int:
     return max(1, -(-length(x) // batch_size))
 
 
+
+def ship_fit(model, history: pd.DataFrame, card: dict, paths: dict, *, title: str) -> dict:
+    """Write a finished fit's files (model, history, curves, then the card last, each atomically) and
+    remove its work folder; returns the card with the files' paths, as ``fit`` does."""
+    artifacts.save_model(model, paths["model"])
+    with artifacts.atomic_path(paths["history"]) as tmp:
+        history.to_csv(tmp, index=False)
+    plot_curves(history, paths["curves"], title=title)
+    artifacts.write_json(paths["card"], card)
+    shutil.rmtree(paths["work"], ignore_errors=True)
+    with contextlib.suppress(OSError):
+        paths["work"].parent.rmdir()  # the checkpoints folder, when no other fit is unfinished
+    return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
+
 def fit(
     task_name: str,
     variant: str | None = None,
@@ -226,15 +240,7 @@ def fit(
         card["test_metrics"] = evaluate_model(model, splits, batch_size, spec.extra_metrics)
         card["status"] = "ok"
 
-        artifacts.save_model(model, paths["model"])
-        with artifacts.atomic_path(paths["history"]) as tmp:
-            log.to_csv(tmp, index=False)
-        plot_curves(log, paths["curves"], title=f"{task.name} / {variant_name}")
-        artifacts.write_json(paths["card"], card)
-        shutil.rmtree(work, ignore_errors=True)
-        with contextlib.suppress(OSError):
-            work.parent.rmdir()  # the checkpoints folder, when no other fit is unfinished
-        return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
+        return ship_fit(model, log, card, paths, title=f"{task.name} / {variant_name}")
     finally:
         if distribution:
             distribution.close()
