@@ -32,8 +32,13 @@ def compile_model(model, recipe, steps_per_epoch=1, epochs=None, jit_compile="au
     ``fit`` will read (``feed``'s keyword arguments), to create the optimizer's and the metrics'
     variables now, from the data's shapes; see :func:`build_training_state`."""
     allow_xla_on_jax(model)
-    model.compile(optimizer=recipe.make_optimizer(steps_per_epoch, epochs), **recipe.compile_args(),
-                  jit_compile=jit_compile)
+    optimizer = recipe.make_optimizer(steps_per_epoch, epochs)
+    if model.dtype_policy.name == "mixed_float16":
+        # Keras would wrap it itself, but its compile config would then name the bare optimizer:
+        # a model loaded under the float32 policy got one without the loss scale's variables and
+        # warned "Skipping variable loading for optimizer" (its state lost). Wrapped here, it is saved.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, **recipe.compile_args(), jit_compile=jit_compile)
     if example is not None and keras.backend.backend() == "tensorflow":
         build_training_state(model, example)
     return model
