@@ -86,7 +86,6 @@ def steps(x, batch_size) -> int:
     return max(1, -(-length(x) // batch_size))
 
 
-
 def ship_fit(model, history: pd.DataFrame, card: dict, paths: dict, *, title: str) -> dict:
     """Write a finished fit's files (model, history, curves, then the card last, each atomically) and
     remove its work folder; returns the card with the files' paths, as ``fit`` does."""
@@ -99,6 +98,7 @@ def ship_fit(model, history: pd.DataFrame, card: dict, paths: dict, *, title: st
     with contextlib.suppress(OSError):
         paths["work"].parent.rmdir()  # the checkpoints folder, when no other fit is unfinished
     return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
+
 
 def fit(
     task_name: str,
