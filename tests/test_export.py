@@ -16,7 +16,7 @@ FAMILIES = {  # one model of each family, with the fixture that gives its task's
     "usps": "usps_dir",  # CNN with augmentation layers
     "colored_usps": "usps_dir",  # two outputs
     "mnist_pairs": "mnist_dir",  # siamese, three outputs
-    "house_prices-gaussian": "house_dir",  # four named inputs, [mean, sigma] out
+    "house_prices-gaussian": "house_dir",  # four named inputs, a Normalization layer, [mean, sigma] out
     "mnist_scratch": "mnist_dir",  # subclassed, hand-written backprop
 }
 
@@ -68,14 +68,30 @@ def test_augmentation_does_not_reach_the_exported_graph(usps_dir, tmp_path):
     np.testing.assert_allclose(first, keras_model.predict(x, verbose=0), atol=1e-5)
 
 
-def test_an_export_that_cannot_be_verified_writes_nothing(house_dir, tmp_path, capsys):
+def test_house_prices_exports_to_onnx_with_its_normalization_statistics_inside(house_dir, tmp_path):
+    """Keras' Normalization keeps its adapted statistics as captured tensors, which tf2onnx used to
+    leave as inputs of the graph; the export reads them from the variables, so they are frozen in."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from zoo.export import export as run_export
+
+    card = run_export(SHIPPED / "house_prices-gaussian.keras", "onnx", tmp_path, house_dir)
+    graph = onnx.load(str(tmp_path / "house_prices-gaussian.onnx")).graph
+    assert sorted(i.name for i in graph.input) == sorted(["GrLivArea", "OverallQual", "TotalBsmtSF", "YearBuilt"])
+    assert card["max_abs_difference"] <= card["tolerance"]
+
+
+def test_an_export_that_cannot_be_verified_writes_nothing(house_dir, tmp_path, capsys, monkeypatch):
     pytest.importorskip("onnxruntime")
     from zoo import export as export_cli
 
+    # An exporter that silently changes the answers: the runtime's predictions are off by 1.
+    real_run_onnx = export_cli.run_onnx
+    monkeypatch.setattr(export_cli, "run_onnx", lambda *args: real_run_onnx(*args) + 1.0)
     out = tmp_path / "exports"
-    err = exits_2_with_one_line(export_cli.main, [str(SHIPPED / "house_prices-gaussian.keras"), "--format", "onnx",
-                                                  "--out", str(out), "--data-dir", str(house_dir)], capsys)
-    assert "export this model as saved_model" in err and "nothing was written" in err
+    err = exits_2_with_one_line(export_cli.main, [str(SHIPPED / "two_spirals.keras"), "--format", "onnx",
+                                                  "--out", str(out)], capsys)
+    assert "predicts differently from the .keras model" in err and "nothing was written" in err
     assert not files_under(out)
 
 

@@ -45,9 +45,28 @@ def inference_model(model):
 
     if not getattr(model, "inputs", None):
         return model
+    read_statistics_in_graph(model)
     inputs = keras.tree.map_structure(lambda t: keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name),
                                       model.input)
     return keras.Model(inputs, model(inputs, training=False), name=f"{model.name}_inference")
+
+
+def read_statistics_in_graph(model):
+    """Point each adapted ``Normalization`` layer's ``mean`` / ``variance`` at its variables.
+
+    Keras keeps them as eager tensors reshaped from the variables (``finalize_state``); a traced
+    function captures such tensors as extra inputs, and tf2onnx left them as inputs of the ONNX
+    graph (house_prices and curve could not be exported). Read from the variables, they are
+    frozen into the graph like any weight. Only where the variables already broadcast as the
+    tensors do (the kept axes are the last ones, the usual ``axis=-1``) and in the same dtype."""
+    import keras
+
+    for layer in model._flatten_layers(include_self=False):
+        if not isinstance(layer, keras.layers.Normalization) or layer.input_mean is not None or not layer.built:
+            continue
+        ndim, kept = len(layer._broadcast_shape), tuple(layer._keep_axis)
+        if kept == tuple(range(ndim - len(kept), ndim)) and layer.adapt_mean.dtype == layer.compute_dtype:
+            layer.mean, layer.variance = layer.adapt_mean, layer.adapt_variance
 
 
 def test_inputs(card: dict, data_dir=None):
@@ -97,7 +116,7 @@ def run_onnx(path: Path, x, output_names) -> np.ndarray:
     stray = [i.name for i in specs if expected is not None and i.name not in expected]
     if stray or (expected is None and len(specs) != 1):
         raise ZooError(f"the ONNX graph asks for inputs the model does not have ({', '.join(stray) or len(specs)}): "
-                       "tf2onnx turned a captured constant (a Normalization layer's statistics) into an input; "
+                       "tf2onnx turned a constant the model captures into an input; "
                        "export this model as saved_model; nothing was written")
     dtypes = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(uint8)": "uint8"}
     feeds = {i.name: np.asarray(x[i.name] if isinstance(x, dict) else x, dtype=dtypes.get(i.type)) for i in specs}
