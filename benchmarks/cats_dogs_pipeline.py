@@ -37,7 +37,7 @@ def main():
 
     from data_prep.cats_dogs import load_cats_dogs
     from zoo.registry import get_task
-    from zoo.training import compile_model
+    from zoo.core import compile_model
 
     files = load_cats_dogs().x_train[: args.images]
     labels = load_cats_dogs().y_train[: args.images]

@@ -43,7 +43,7 @@ def main():
     from keras import layers
 
     from zoo.tasks.cats_dogs import cats_dogs_default, cats_dogs_separable, raw_image_input, seed004_augmentation
-    from zoo.training import dtype_policy
+    from zoo.core import dtype_policy
 
     def augmentation_alone():
         inputs, x = raw_image_input(128)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from data_prep.mnist_pairs import held_out_pairs
 from zoo import artifacts
-from zoo.ensemble import member_build
+from zoo.members import member_build
 from zoo.layers import ProbabilityLessOrEqual
 from zoo.registry import get_task
 from zoo.studies.common import markdown, summarize
@@ -79,7 +79,7 @@ def digit_distributions(model_path: Path, x, plain: bool, angle_sets=()) -> dict
     degrees averaged (``ShiftAveraged(angles=...)``). Paired comparisons on the same fit, loaded once."""
     import keras
 
-    from zoo.evaluate import load_model
+    from zoo.core import load_model
     from zoo.layers import ShiftAveraged
 
     model = load_model(model_path)

@@ -43,7 +43,7 @@ def clocked_fit(model, splits, metric: str, figures, epochs: int, callbacks=(), 
     The fit stops once every figure is reached. One figure: that one result, not a list."""
     import keras
 
-    from zoo.training import evaluate_model
+    from zoo.core import evaluate_model
 
     several = isinstance(figures, (list, tuple))
     targets = list(figures) if several else [figures]
@@ -78,7 +78,7 @@ def zoo_recipe(task_name: str, metric: str, figure, variant: str | None = None):
     import keras
 
     from zoo.registry import get_task
-    from zoo.training import compile_model, feed, steps, validation_data
+    from zoo.core import compile_model, feed, steps, validation_data
 
     variant = variant or TARGETS[task_name][0]
     task = get_task(task_name)

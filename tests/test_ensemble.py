@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from tests.test_cli import call_main
-from zoo import ensemble
+from zoo import ensemble, members
 from zoo.evaluate import evaluate
 from zoo.registry import get_task
 
@@ -88,7 +88,7 @@ def test_a_recipe_of_members_fits_each_on_the_same_data_and_saves_their_average(
 
     keep_last = {"monitor": ""}  # two_spirals keeps its best epoch, which needs each epoch validated
     single = fit("two_spirals", epochs=2, seed=3, out_dir=tmp_path / "single", verbose=0, recipe_overrides=keep_last)
-    real_member_build = ensemble.member_build
+    real_member_build = members.member_build
 
     def interrupted_at_member_1(build, member, seed):
         if member == 1:
@@ -96,11 +96,11 @@ def test_a_recipe_of_members_fits_each_on_the_same_data_and_saves_their_average(
         return real_member_build(build, member, seed)
 
     overrides = {**keep_last, "members": 2, "validation_freq": 2}
-    monkeypatch.setattr(ensemble, "member_build", interrupted_at_member_1)
+    monkeypatch.setattr(members, "member_build", interrupted_at_member_1)
     with pytest.raises(KeyboardInterrupt):
         fit("two_spirals", epochs=2, seed=3, out_dir=tmp_path, verbose=0, recipe_overrides=overrides)
     assert not (tmp_path / "two_spirals.keras").exists()  # nothing half-made where the model goes
-    monkeypatch.setattr(ensemble, "member_build", real_member_build)
+    monkeypatch.setattr(members, "member_build", real_member_build)
     capsys.readouterr()
     card = fit("two_spirals", epochs=2, seed=3, out_dir=tmp_path, verbose=0, recipe_overrides=overrides)
     assert "member 1 of 2: trained before" in capsys.readouterr().out  # resumed: member 0 was not refitted

@@ -26,9 +26,9 @@ def test_cli_calls_start_without_tensorflows_native_chatter_but_keep_real_errors
 def test_start_up_keeps_real_warnings_and_errors(capfd):
     import os
 
-    import zoo
+    from zoo.startup import quiet_native_start_up
 
-    with zoo.quiet_native_start_up():
+    with quiet_native_start_up():
         os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
                     b"I0000 00:00:1796163545.98 3328 port.cc:153] oneDNN custom operations are on.\n"
                     b"W0000 00:00:1796163545.99 3328 gpu_device.cc:23] a real start-up warning\n"

@@ -118,7 +118,7 @@ def make_tuner(kind, task_name, splits, args):
 
     from data_prep.splits import concat, take
     from tuning.spaces import InvalidArchitecture, build
-    from zoo.training import compile_model, feed, steps, validation_data
+    from zoo.core import compile_model, feed, steps, validation_data
 
     base = {"hyperband": kt.Hyperband, "random": kt.RandomSearch, "bayesian": kt.BayesianOptimization,
             "grid": kt.Tuner}[kind]

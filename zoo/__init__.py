@@ -6,78 +6,17 @@
     >>> task = zoo.get_task("usps"); model = task.build("default", task.load())
     >>> model, card = zoo.load("cats_dogs")            # a shipped model and its card
     >>> zoo.predict((model, card), ["my_cat.jpg"])     # [{'input': 'my_cat.jpg', 'class': 'cat', ...}]
+
+Importing ``zoo`` starts the backend quietly (:mod:`zoo.startup`) and registers every task
+(:mod:`zoo.tasks`). ``__all__`` is the public API; ``dir(zoo)`` shows it and nothing else.
 """
 
-import contextlib
-import os
-import re
-import sys
-import tempfile
+from zoo.startup import start_backend
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's own INFO and WARNING lines, once it logs itself
-
-# TF_CPP_MIN_LOG_LEVEL cannot silence everything: TensorFlow's shared libraries log through absl
-# while they load, before TensorFlow installs the logger that reads the variable ("All log messages
-# before absl::InitializeLog() is called are written to STDERR"), and CUDA's probe of a machine
-# without a GPU logs an "E" line of its own. So the start-up runs with the process' stderr (fd 2)
-# captured, and what it wrote is replayed less these known lines: real warnings and errors stay.
-START_UP_CHATTER = re.compile(
-    r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
-    r"|I0000 [\d:. ]+\d+ \S+\] "  # absl INFO lines: oneDNN is on, no CUDA drivers, CPU instructions
-    r"|To enable the following instructions: .* rebuild TensorFlow"  # the CPU-instructions line's tail
-)
-NO_GPU = re.compile(r"E0000 [\d:. ]+\d+ cuda_platform\.cc:\d+\] failed call to cuInit")
-
-
-@contextlib.contextmanager
-def quiet_native_start_up():
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            lines = capture.read().decode(errors="replace").splitlines()
-            no_driver = any("Could not find cuda drivers" in line for line in lines)
-            kept = [line for line in lines if not START_UP_CHATTER.match(line)
-                    and not (no_driver and NO_GPU.match(line))]  # no driver: no GPU expected, not an error
-            if kept:
-                print("\n".join(kept), file=sys.stderr)
-
-
-def cpu_devices() -> int:
-    """``ZOO_CPU_DEVICES=N``: split the CPU into N devices, to try ``zoo.fit --distribute`` without GPUs."""
-    value = os.environ.get("ZOO_CPU_DEVICES", "").strip()
-    if not value:
-        return 0
-    if not value.isdigit() or int(value) < 1:
-        raise SystemExit(f"ZOO_CPU_DEVICES={value}: give a whole number of CPU devices, e.g. 2")
-    return int(value)
-
-
-CPU_DEVICES = cpu_devices()
-if CPU_DEVICES > 1:  # JAX reads its flag when it starts
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
-                               + f" --xla_force_host_platform_device_count={CPU_DEVICES}").strip()
-
-with quiet_native_start_up():
-    import keras  # noqa: E402  (imports the backend)
-
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()  # CUDA's probe, here rather than at the first operation
-        if CPU_DEVICES > 1:  # before TensorFlow's runtime starts
-            tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
-                                                       [tf.config.LogicalDeviceConfiguration()] * CPU_DEVICES)
+start_backend()
 
 from data_prep.errors import ZooError  # noqa: E402
-from zoo.registry import Recipe, Task, Variant, get_task, list_tasks  # noqa: E402
+from zoo.tasks import Recipe, Task, Variant, get_task, list_tasks  # noqa: E402
 
 __all__ = ["Recipe", "Task", "Variant", "ZooError", "get_task", "list_tasks", "load", "predict"]
 
@@ -95,3 +34,10 @@ def __getattr__(name):
 
         return importlib.import_module("zoo.predict")
     raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
+def __dir__():
+    return list(__all__)
+
+
+del start_backend

@@ -104,7 +104,7 @@ def start(batch_size: int) -> Distribution:
 def gathered(model, work_dir) -> keras.Model:
     """The trained model saved and loaded back outside the engine: one device, no strategy."""
     from zoo import artifacts
-    from zoo.evaluate import load_model
+    from zoo.core import load_model
 
     path = work_dir / "distributed.keras"
     artifacts.save_model(model, path)

@@ -18,30 +18,31 @@ predictions; each output of a multi-output model) qualify: not the gaussian regr
 
 A recipe can also be an ensemble itself (``Recipe(members=N)``, mnist_pairs' default): ``zoo.fit``
 then trains N members on the same data, each with its own seeded initial weights and draws
-(:func:`fit_members`), and saves their average as the variant's one model.
+(:func:`zoo.training.fit_members`), and saves their average (:func:`zoo.members.average`) as the
+variant's one model.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 
+import keras
+
+from data_prep.errors import ZooError
 from zoo import artifacts
 from zoo.cli import non_negative_int, positive_int, run
+from zoo.core import compile_model, evaluate_model, run_record
+from zoo.losses import GaussianNLL
+from zoo.members import average
+from zoo.registry import get_task
+from zoo.training import fit_unless_done
 
 
 def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_dir=None, out_dir="saved_models",
              epochs: int | None = None, verbose="auto", command: str | None = None) -> dict:
-    import keras
-
-    from data_prep.errors import ZooError
-    from zoo.losses import GaussianNLL
-    from zoo.registry import get_task
-    from zoo.training import compile_model, evaluate_model, fit_unless_done, run_record
-
     task = get_task(task_name)
     variant_name, spec = task.variant(variant)
     if task.data_per_seed:
@@ -92,99 +93,6 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
     artifacts.save_model(model, paths["model"])
     artifacts.write_json(paths["card"], card)
     return {**card, "paths": {"model": str(paths["model"]), "card": str(paths["card"])}}
-
-
-def average(members: list, name: str):
-    """One functional model over the members' (single) raw input whose outputs are the ``Average`` of
-    theirs, named as theirs so that metric names stay the same. Members must have distinct names."""
-    import keras
-    from keras import layers
-
-    for member in members:  # trained: their compile settings and optimizer state are no part of the ensemble
-        member.optimizer, member.compiled = None, False  # (saved nested, they mismatch on loading and warn)
-    first = members[0].inputs[0]
-    inputs = keras.Input(shape=first.shape[1:], dtype=first.dtype, name=first.name)
-    predictions = [member(inputs) for member in members]
-    if isinstance(predictions[0], dict):  # a multi-output model (colored_usps, mnist_pairs): average each output
-        outputs = {key: layers.Average(name=key)([p[key] for p in predictions]) for key in predictions[0]}
-    else:
-        outputs = layers.Average(name=members[0].layers[-1].name)(predictions)
-    model = keras.Model(inputs, outputs, name=name)
-    # An ensemble is for inference: its members are trained. Frozen, its compiled optimizer owns no
-    # slot variables, so the saved (never built) optimizer matches the one Keras builds on loading,
-    # which otherwise warns "Skipping variable loading for optimizer".
-    model.trainable = False
-    return model
-
-
-def member_build(build, member: int, seed: int):
-    """The builder of ensemble member ``member`` of a fit seeded ``seed``: member 0 is the variant's own
-    fit; member k > 0 reseeds (1000 k + seed) before building, so that its initial weights, and the
-    shuffling, augmentation and dropout draws after, are its own, on the same data."""
-    if not member:
-        return build
-
-    def build_member(splits):
-        import keras
-
-        keras.utils.set_random_seed(1000 * member + seed)
-        return build(splits)
-
-    return build_member
-
-
-def fit_members(task, variant_name: str, spec, paths: dict, recipe_card: dict, overrides_card: dict | None, *,
-                seed: int, epochs: int, batch_size: int, data_dir, verbose, command, **fit_args) -> dict:
-    """``zoo.fit`` of a recipe with ``members`` > 1 (called by :func:`zoo.training.fit`, which holds the
-    output folder's lock): each member is an ordinary fit of the same data, with its own seeded
-    builder (:func:`member_build`), checkpointed and resumable in the fit's work folder; then the
-    members are joined by :func:`average`, evaluated and saved as one model + card at ``paths``.
-    The card's ``members`` give each one's validation and test metrics; ``fit_seconds`` is their sum."""
-    import dataclasses
-
-    import keras
-    import pandas as pd
-
-    from zoo.training import compile_model, evaluate_model, fit_unless_done, prepare_work_dir, run_record, ship_fit
-
-    recipe = spec.recipe
-    work = prepare_work_dir(paths["work"], json.loads(json.dumps(
-        {"task": task.name, "variant": variant_name, "recipe": recipe_card, "overrides": overrides_card,
-         "spec": spec.description}, default=artifacts._jsonable)))
-    single = dataclasses.replace(spec, recipe=dataclasses.replace(recipe, members=1))
-    members, member_cards, histories = [], [], []
-    for k in range(recipe.members):
-        card, path = fit_unless_done(
-            f"member {k + 1} of {recipe.members}", task.name, variant_name, work / f"member{k}", seed=seed,
-            epochs=epochs, batch_size=batch_size, data_dir=data_dir, verbose=verbose, command=command,
-            spec=dataclasses.replace(single, build=member_build(spec.build, k, seed)), **fit_args)
-        model = keras.saving.load_model(path)
-        name = model.name  # the ensemble's, e.g. mnist_pairs_default
-        model.name = f"member{k}"  # the members share their variant's name; layer names must differ
-        members.append(model)
-        histories.append(pd.read_csv(path.with_suffix(".history.csv")))
-        member_cards.append({"member": k, "init_seed": seed if k == 0 else 1000 * k + seed,
-                             "fit_seconds": card["fit_seconds"], "test_metrics": card["test_metrics"]})
-
-    splits = task.load_with(spec, data_dir=data_dir, seed=seed)
-    for model, member_card in zip(members, member_cards):
-        member_card["val_metrics"] = evaluate_model(model, splits, batch_size, split="val")
-    model = compile_model(average(members, name), recipe)
-    history = pd.concat(histories).groupby(level=0).mean()  # the members' mean, epoch by epoch
-    card = {
-        "task": task.name, "variant": variant_name,
-        "description": f"{spec.description}; a deep ensemble: the mean output of {recipe.members} members",
-        "reference": spec.reference or task.reference, "recipe": recipe_card,
-        "epochs_run": len(history), "fit_seconds": round(sum(c["fit_seconds"] for c in member_cards), 2),
-        **run_record(model, splits, command),
-        **({"overrides": overrides_card} if overrides_card else {}),
-        "members": member_cards,
-        "val_metrics": evaluate_model(model, splits, batch_size, split="val"),
-        "test_metrics": evaluate_model(model, splits, batch_size, spec.extra_metrics),
-        "status": "ok",
-    }
-    return ship_fit(model, history, card, paths,
-                    title=f"{task.name} / {variant_name} (mean of {recipe.members} members)")
 
 
 def main(argv=None) -> int:

@@ -8,48 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import zipfile
-from pathlib import Path
 
 from data_prep.errors import ZooError
 from data_prep.splits import take
 from zoo.artifacts import card_path
 from zoo.cli import run
-
-
-def load_model(path, unsafe: bool = False):
-    """A ``.keras`` file as a model, with clear errors for every way it can be wrong."""
-    import keras
-
-    import zoo.tasks  # noqa: F401  (registers the zoo's custom layers and losses)
-
-    path = Path(path)
-    if path.is_dir():
-        raise ZooError(f"{str(path)!r} is a folder; name a .keras model file inside it")
-    if not path.is_file():
-        raise ZooError(f"model file {str(path)!r} does not exist")
-    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
-        raise ZooError(f"{path} is not a .keras model file (a zip archive written by model.save)")
-    try:
-        model = keras.saving.load_model(path, safe_mode=not unsafe)
-    except ValueError as err:
-        if "safe_mode" in str(err) or "Lambda" in str(err):
-            raise ZooError(
-                f"{path} contains code (e.g. a Lambda layer) that safe mode refuses to run; "
-                "load it with --unsafe only if you trust where it came from"
-            ) from None
-        raise ZooError(f"{path} could not be loaded as a Keras model: {err}") from None
-    except Exception as err:  # a corrupt archive fails in h5py, zipfile, json…
-        unknown = re.search(r"Could not locate (class|function) '([^']+)'", str(err))
-        if unknown:  # Keras nests the whole config in its message: name just what is missing
-            raise ZooError(f"{path} references the {unknown[1]} {unknown[2]!r}, which neither Keras nor the zoo "
-                           "defines: it is not a zoo model (load it with the code that wrote it)") from None
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        raise ZooError(f"{path} is corrupt or not a Keras 3 model: {type(err).__name__}: {first_line}") from None
-    from zoo.layers import allow_xla_on_jax
-
-    return allow_xla_on_jax(model)
+from zoo.core import compile_model, evaluate_model, load_model
+from zoo.registry import get_task
 
 
 def read_card(model_path) -> dict:
@@ -89,8 +54,6 @@ def check_inputs(model, splits, task_name):
 def evaluate_folder(path, folder, unsafe=False) -> dict:
     """A cats_dogs model on every labelled image under ``folder`` (either layout)."""
     from data_prep.cats_dogs import image_files
-    from zoo.registry import get_task
-    from zoo.training import evaluate_model
 
     model = load_model(path, unsafe)
     card = read_card(path) if card_path(path).is_file() else {"task": "cats_dogs"}
@@ -99,8 +62,6 @@ def evaluate_folder(path, folder, unsafe=False) -> dict:
     x, y = image_files(folder)
     print(f"{folder}: {len(x)} images")
     if not model.compiled:
-        from zoo.training import compile_model
-
         compile_model(model, get_task("cats_dogs").variant(card.get("variant"))[1].recipe)
     from data_prep.splits import Splits
 
@@ -109,9 +70,6 @@ def evaluate_folder(path, folder, unsafe=False) -> dict:
 
 
 def evaluate(path, data_dir=None, task=None, unsafe=False) -> dict:
-    from zoo.registry import get_task
-    from zoo.training import evaluate_model
-
     model = load_model(path, unsafe)
     card = {} if task else read_card(path)
     task = get_task(task or card["task"])
@@ -123,8 +81,6 @@ def evaluate(path, data_dir=None, task=None, unsafe=False) -> dict:
     check_inputs(model, splits, task.name)
     spec = task.variant(variant)[1]
     if not model.compiled:  # saved without compile(): measure it with its variant's recipe
-        from zoo.training import compile_model
-
         compile_model(model, spec.recipe)
     # The card's batch size: Keras averages a multi-output model's per-output losses over
     # batches, so those figures depend (slightly) on how the test split is batched.

@@ -34,7 +34,7 @@ from zoo import artifacts
 from zoo.cli import run
 from zoo.evaluate import load_model, read_card
 from zoo.plots import plot_curves, plot_sigma, pyplot
-from zoo.training import feed
+from zoo.core import feed
 
 
 def nested_model(layer):

@@ -54,7 +54,7 @@ def plot_histories(ax, logs: dict, column: str, title: str, log_scale=True):
 
 def plot_sigma(model_path, splits, out):
     """|error| against predicted sigma (seed 000 fig. 5), sigma against GrLivArea (seed 002 fig. 3)."""
-    from zoo.evaluate import load_model
+    from zoo.core import load_model
 
     plt = pyplot()
     prediction = load_model(model_path).predict(splits.x_test, verbose=0)

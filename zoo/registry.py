@@ -2,7 +2,9 @@
 
 A task is one module in ``zoo/tasks/`` that builds a :class:`Task` and calls
 :func:`register`; adding a task is that module plus its name in
-``zoo/tasks/__init__.py``.
+``zoo/tasks/__init__.py``. As timm's ``_registry``, this module knows no task: the
+``zoo.tasks`` package imports it, then every task module (and ``import zoo`` imports
+``zoo.tasks``), so the registry is full once ``zoo`` is imported.
 """
 
 from __future__ import annotations
@@ -168,16 +170,11 @@ def register(task: Task) -> Task:
 
 
 def list_tasks() -> list[str]:
-    _load_tasks()
     return list(_TASKS)
 
 
 def get_task(name: str) -> Task:
-    _load_tasks()
     if name not in _TASKS:
         raise ZooError(f"unknown task {name!r}; the zoo has: {', '.join(_TASKS)} (see python -m zoo.fit --list)")
     return _TASKS[name]
 
-
-def _load_tasks():
-    import zoo.tasks  # noqa: F401  (importing registers every task)

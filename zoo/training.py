@@ -1,4 +1,33 @@
-"""Fit a registered task's variant and write the model, its card, history and curves."""
+"""The fit loop: train a registered task's variant and ship the model, its card, history and curves.
+
+:func:`fit` is the public entry point, and reads as its steps, each a function below: resolve the
+task and recipe (:func:`resolve`), prepare the work folder, build and compile, feed, fit with
+checkpoints, pick the best epoch, test, ship. Compiling, feeding, evaluating and the run record
+are :mod:`zoo.core`'s; the distribution engines are :mod:`zoo.distribute`'s and the members of a
+deep ensemble :mod:`zoo.members`'. The commands above (``zoo.fit``, ``zoo.ensemble``, studies,
+searches) call down into this module; it imports none of them.
+
+Arguments of :func:`fit`:
+
+- ``epochs``, ``batch_size``, ``folds`` (k-fold cross-validation before the final fit): the recipe's
+  unless given. ``seed``: weights, shuffling and augmentation (and the round, for tasks whose data
+  is drawn per seed).
+- ``recipe_overrides`` (Recipe fields) and ``build_overrides`` (builder keyword arguments) are how
+  studies vary a variant, e.g. ``{"optimizer": "sgd"}`` or ``{"activation": "tanh"}``; the card
+  records them.
+- ``mixed_precision`` names a Keras dtype policy (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on
+  recent CPUs/TPUs); ``jit_compile`` is passed to ``model.compile`` (``"auto"``: XLA on JAX and on
+  TF with a GPU).
+- ``spec``: a variant made outside the registry (a searched one), saved under the name ``variant``.
+- ``overwrite=False`` (``zoo.fit`` without ``--overwrite``) refuses to replace a model whose card
+  records another recipe: see :func:`refuse_replacing_another_recipe`.
+- ``tensorboard``: a folder for ``keras.callbacks.TensorBoard`` logs (``tensorboard --logdir DIR``).
+- ``distribute``: data-parallel over every device, with the backend's engine (:mod:`zoo.distribute`);
+  ``batch_size`` is then the global batch.
+
+An interrupted fit resumes from its last finished epoch when called again with the same task,
+variant and output folder (``keras.callbacks.BackupAndRestore``).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +35,8 @@ import contextlib
 import dataclasses
 import functools
 import json
-import platform
 import shutil
-import sys
 import time
-import warnings
-from datetime import datetime, timezone
 from pathlib import Path
 
 import keras
@@ -19,71 +44,202 @@ import numpy as np
 import pandas as pd
 
 from data_prep.errors import ZooError
-from data_prep.splits import concat, length, take
-from zoo import artifacts
+from data_prep.splits import concat, take
+from zoo import artifacts, members
+from zoo import distribute as engines
 from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_history
-from zoo.layers import allow_xla_on_jax
+from zoo.core import (  # noqa: F401  (build_training_state, environment: part of this module's face)
+    build_training_state, compile_model, dtype_policy, environment, evaluate_model, feed, run_record, steps,
+    validation_data,
+)
 from zoo.plots import plot_curves
-from zoo.registry import OPTIONAL_RECIPE_FIELDS, Variant, get_task
+from zoo.registry import OPTIONAL_RECIPE_FIELDS, Task, Variant, get_task
 
 
-def compile_model(model, recipe, steps_per_epoch=1, epochs=None, jit_compile="auto", example=None):
-    """``model.compile`` with the recipe's optimizer, loss and metrics. ``example``: the data that
-    ``fit`` will read (``feed``'s keyword arguments), to create the optimizer's and the metrics'
-    variables now, from the data's shapes; see :func:`build_training_state`."""
-    allow_xla_on_jax(model)
-    optimizer = recipe.make_optimizer(steps_per_epoch, epochs)
-    if model.dtype_policy.name == "mixed_float16":
-        # Keras would wrap it itself, but its compile config would then name the bare optimizer:
-        # a model loaded under the float32 policy got one without the loss scale's variables and
-        # warned "Skipping variable loading for optimizer" (its state lost). Wrapped here, it is saved.
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    model.compile(optimizer=optimizer, **recipe.compile_args(), jit_compile=jit_compile)
-    if example is not None and keras.backend.backend() == "tensorflow":
-        build_training_state(model, example)
-    return model
-
-
-def build_training_state(model, data: dict) -> None:
-    """Create the optimizer's and compiled metrics' variables before ``fit`` traces its train step.
-
-    On TensorFlow, Keras defers this to the first trace of the train step (when no distribution
-    strategy is set); a ``tf.function`` whose first trace creates variables is traced a second
-    time, so each fit compiled its train step twice (tracing is most of a tiny fit's time).
-    Built here from symbolic tensors, as Keras' own ``_symbolic_build`` does under a distribution
-    strategy, it is traced once, and trains the same. Only TensorFlow needs it: JAX and PyTorch
-    build in ``fit`` without a second trace (an early build there would change the order of the
-    shuffled batches).
-    """
-    x = data["x"]
-    if hasattr(x, "element_spec"):  # a tf.data pipeline: its (x, y[, weights]) specs
-        batch = x.element_spec
-    else:
-        batch = (take(x, slice(0, 1)), None if data.get("y") is None else take(data["y"], slice(0, 1)))
-    model._symbolic_build(data_batch=batch)
-
-
-@contextlib.contextmanager
-def dtype_policy(name: str | None):
-    """Build layers under a Keras dtype policy (e.g. ``mixed_float16``), then restore the global one.
-
-    Under ``mixed_float16`` Keras' ``compile`` wraps the optimizer in a ``LossScaleOptimizer``;
-    the saved ``.keras`` keeps each layer's policy.
-    """
-    previous = keras.config.dtype_policy()
-    if name:
-        try:
-            keras.config.set_dtype_policy(name)
-        except ValueError:
-            raise ZooError(f"unknown dtype policy {name!r}: use mixed_float16 (GPU) or mixed_bfloat16 (CPU/TPU)") from None
+def fit(task_name: str, variant: str | None = None, epochs: int | None = None, batch_size: int | None = None,
+        seed: int = 0, data_dir=None, out_dir="saved_models", folds: int | None = None, verbose="auto",
+        command: str | None = None, recipe_overrides: dict | None = None, build_overrides: dict | None = None,
+        mixed_precision: str | None = None, jit_compile="auto", spec: Variant | None = None,
+        overwrite: bool = True, tensorboard: str | None = None, distribute: bool = False) -> dict:
+    """Train a task's variant, test it, save it atomically; return its card (the module's doc says
+    what each argument does). Rerun after an interruption, it resumes from its last finished epoch."""
+    plan = resolve(task_name, variant, spec, epochs, batch_size, seed, folds, recipe_overrides, build_overrides,
+                   mixed_precision, jit_compile)
+    paths = artifacts.output_paths(artifacts.check_writable_folder(out_dir), plan.task.name, plan.variant,
+                                   plan.task.default)
+    lock = artifacts.FolderLock(paths["work"].with_name(paths["work"].name + ".lock"), plan.command_name(),
+                                str(out_dir), command)
+    distribution = None
     try:
-        yield
+        plan.check(distribute)
+        distribution = engines.start(plan.batch_size) if distribute else None
+        if not overwrite:
+            refuse_replacing_another_recipe(paths, plan.recipe_card(), plan.overrides_card())
+        if plan.recipe.members > 1:
+            return fit_members(plan, paths, data_dir=data_dir, verbose=verbose, command=command)
+        splits = plan.task.load_with(plan.spec, data_dir=data_dir, seed=plan.seed)
+        print(splits.describe())
+        cv = cross_validate(plan.spec, splits, plan.folds, plan.epochs, plan.batch_size, plan.seed) if plan.folds else None
+        model, train_data, val_data = build_and_compile(plan, splits, distribution)
+        work = prepare_work_dir(paths["work"], plan.work_record(distribution))
+        log, seconds = fit_with_checkpoints(model, plan, train_data, val_data, work, verbose, tensorboard)
+        if distribution:  # what is evaluated and saved is the model as it loads anywhere
+            model = engines.gathered(model, work)
+        card = fit_card(plan, model, splits, log, seconds, command, distribution, cv)
+        refuse_diverged(log, card, paths)
+        keep_best_epoch(model, plan.recipe, log, work, card)
+        card["test_metrics"] = evaluate_model(model, splits, plan.batch_size, plan.spec.extra_metrics)
+        card["status"] = "ok"
+        return ship_fit(model, log, card, paths, title=f"{plan.task.name} / {plan.variant}")
     finally:
-        keras.config.set_dtype_policy(previous)
+        if distribution:
+            distribution.close()
+        lock.release()
 
 
-def steps(x, batch_size) -> int:
-    return max(1, -(-length(x) // batch_size))
+@dataclasses.dataclass
+class Plan:
+    """A fit's task, variant and recipe, resolved: the overrides applied, the recipe's defaults filled in."""
+
+    task: Task
+    variant: str
+    spec: Variant
+    epochs: int
+    batch_size: int
+    seed: int
+    folds: int
+    overrides: dict  # {"recipe": {...}, "build": {...}} as given
+    mixed_precision: str | None
+    jit_compile: object
+    unregistered: bool  # a spec made outside the registry (a searched one)
+
+    @property
+    def recipe(self):
+        return self.spec.recipe
+
+    def command_name(self) -> str:
+        return f"zoo.fit {self.task.name}{'' if self.variant == self.task.default else ' --model ' + self.variant}"
+
+    def check(self, distribute: bool) -> None:
+        if self.recipe.members > 1 and (distribute or self.folds):
+            raise ZooError(f"{self.task.name}/{self.variant}'s recipe is an ensemble of {self.recipe.members} members, "
+                           "trained one after another: not with --distribute or cross-validation folds (members=1 "
+                           "allows both)")
+
+    def recipe_card(self) -> dict:
+        return {**self.recipe.describe(), "epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed,
+                "folds": self.folds, "dtype_policy": self.mixed_precision or keras.config.dtype_policy().name,
+                "jit_compile": self.jit_compile}
+
+    def overrides_card(self) -> dict | None:
+        """The overrides as the card records them (``None`` without any)."""
+        if not any(self.overrides.values()):
+            return None
+        return {k: {n: _name_of(v) for n, v in d.items()} for k, d in self.overrides.items()}
+
+    def work_record(self, distribution) -> dict:
+        """What the work folder's checkpoints belong to: a rerun with other settings discards them."""
+        return {
+            "task": self.task.name, "variant": self.variant, "epochs": self.epochs, "batch_size": self.batch_size,
+            "seed": self.seed,
+            **({"overrides": repr(self.overrides)} if any(self.overrides.values()) else {}),
+            **({"mixed_precision": self.mixed_precision} if self.mixed_precision else {}),
+            **({"spec": self.spec.description} if self.unregistered else {}),
+            **({"distribution": distribution.engine, "replicas": distribution.replicas} if distribution else {}),
+        }
+
+
+def resolve(task_name, variant, spec, epochs, batch_size, seed, folds, recipe_overrides, build_overrides,
+            mixed_precision, jit_compile) -> Plan:
+    """The task and its variant (or the unregistered ``spec``), with the overrides applied."""
+    task = get_task(task_name)
+    unregistered = spec is not None
+    variant, spec = (variant, spec) if unregistered else task.variant(variant)
+    if recipe_overrides or build_overrides:
+        spec = dataclasses.replace(spec, recipe=dataclasses.replace(spec.recipe, **(recipe_overrides or {})),
+                                   build=functools.partial(spec.build, **(build_overrides or {})))
+    recipe = spec.recipe
+    return Plan(task, variant, spec, recipe.epochs if epochs is None else epochs,
+                recipe.batch_size if batch_size is None else batch_size, seed, recipe.folds if folds is None else folds,
+                {"recipe": recipe_overrides or {}, "build": build_overrides or {}}, mixed_precision, jit_compile,
+                unregistered)
+
+
+def build_and_compile(plan: Plan, splits, distribution) -> tuple:
+    """(model, training data, validation data): the data fed as ``fit`` reads it (even shards when
+    distributed), the model built under the dtype policy (and the engine's scope) and compiled."""
+    keras.utils.set_random_seed(plan.seed)
+    x_train, y_train, x_val, y_val = splits.x_train, splits.y_train, splits.x_val, splits.y_val
+    if distribution:
+        x_train, y_train = distribution.even("train", x_train, y_train)
+        x_val, y_val = distribution.even("validation", x_val, y_val)
+    train_data = feed(x_train, y_train, plan.batch_size, shuffle=True, seed=plan.seed)
+    with dtype_policy(plan.mixed_precision), distribution.scope() if distribution else contextlib.nullcontext():
+        model = plan.spec.build(splits)
+        compile_model(model, plan.recipe, steps(x_train, plan.batch_size), plan.epochs, plan.jit_compile,
+                      example=train_data)
+    return model, train_data, validation_data(x_val, y_val)
+
+
+def fit_with_checkpoints(model, plan: Plan, train_data: dict, val_data, work: Path, verbose, tensorboard):
+    """``model.fit`` with the recipe's callbacks, checkpointed in ``work`` (resumed from it when a
+    checkpoint is there); returns the history of every epoch, resumed ones included, and the seconds."""
+    recipe = plan.recipe
+    history_log = work / "history.csv"
+    # Order matters at an epoch's end: history row, best weights, then the checkpoint,
+    # so that a kill in between leaves the history ahead (trimmed on resume), never behind.
+    backup = AtomicBackupAndRestore(work / "backup")
+    trim_history(history_log, backup.latest_epoch())
+    callbacks = [keras.callbacks.TerminateOnNaN(), *recipe.callbacks(),
+                 keras.callbacks.CSVLogger(str(history_log), append=True)]
+    if tensorboard:
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
+    if recipe.monitor:
+        callbacks.append(KeepBestWeights(work / "best.weights.h5", recipe.monitor, recipe.mode,
+                                         _best_so_far(history_log, recipe)))
+    callbacks.append(backup)
+    start = time.perf_counter()
+    history = model.fit(**train_data, validation_data=val_data, epochs=plan.epochs, callbacks=callbacks,
+                        verbose=verbose, validation_freq=validation_epochs(recipe.validation_freq, plan.epochs))
+    seconds = time.perf_counter() - start
+    return (pd.read_csv(history_log) if history_log.exists() else pd.DataFrame(history.history)), seconds
+
+
+def fit_card(plan: Plan, model, splits, log, seconds, command, distribution, cv) -> dict:
+    """The card of a finished fit, before its test metrics."""
+    card = {
+        "task": plan.task.name, "variant": plan.variant, "description": plan.spec.description,
+        "reference": plan.spec.reference or plan.task.reference,
+        "recipe": plan.recipe_card(),
+        "epochs_run": len(log), "fit_seconds": round(seconds, 2),
+        **run_record(model, splits, command),
+    }
+    if plan.overrides_card():
+        card["overrides"] = plan.overrides_card()
+    if distribution:
+        card["distribution"] = distribution.card(plan.batch_size)
+    if cv:
+        card["cross_validation"] = cv
+    return card
+
+
+def refuse_diverged(log: pd.DataFrame, card: dict, paths: dict) -> None:
+    """A fit whose loss became NaN/inf ships nothing: its card goes to ``.failed.json``, and it says so."""
+    if "loss" in log and not np.all(np.isfinite(log["loss"].to_numpy(dtype=float))):
+        card.update(status="failed: loss became NaN/inf", failed_epoch=len(log))
+        artifacts.write_json(paths["card"].with_suffix(".failed.json"), card)
+        raise ZooError(
+            f"training diverged at epoch {len(log)} (loss NaN/inf); no model saved. "
+            f"Try a lower learning rate. Details: {paths['card'].with_suffix('.failed.json')}"
+        )
+
+
+def keep_best_epoch(model, recipe, log: pd.DataFrame, work: Path, card: dict) -> None:
+    """With a monitored metric, the model takes the weights of its best epoch, and the card says which."""
+    best_weights = work / "best.weights.h5"
+    if recipe.monitor and best_weights.exists():
+        model.load_weights(str(best_weights))
+        card["best_epoch"] = int(_best_epoch(log, recipe)) + 1
 
 
 def ship_fit(model, history: pd.DataFrame, card: dict, paths: dict, *, title: str) -> dict:
@@ -100,156 +256,52 @@ def ship_fit(model, history: pd.DataFrame, card: dict, paths: dict, *, title: st
     return {**card, "paths": {k: str(v) for k, v in paths.items() if k != "work"}}
 
 
-def fit(
-    task_name: str,
-    variant: str | None = None,
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    seed: int = 0,
-    data_dir=None,
-    out_dir="saved_models",
-    folds: int | None = None,
-    verbose="auto",
-    command: str | None = None,
-    recipe_overrides: dict | None = None,
-    build_overrides: dict | None = None,
-    mixed_precision: str | None = None,
-    jit_compile="auto",
-    spec: Variant | None = None,
-    overwrite: bool = True,
-    tensorboard: str | None = None,
-    distribute: bool = False,
-) -> dict:
-    """Train, evaluate on the test split, save atomically; return the card.
+def fit_members(plan: Plan, paths: dict, *, data_dir, verbose, command) -> dict:
+    """:func:`fit` of a recipe with ``members`` > 1 (under the output folder's lock): each member is an
+    ordinary fit of the same data, with its own seeded builder (:func:`zoo.members.member_build`),
+    checkpointed and resumable in the fit's work folder; then the members are joined by
+    :func:`zoo.members.average`, evaluated and saved as one model + card at ``paths``. The card's
+    ``members`` give each one's validation and test metrics; ``fit_seconds`` is their sum."""
+    task, spec, recipe, seed = plan.task, plan.spec, plan.recipe, plan.seed
+    overrides_card = plan.overrides_card()
+    work = prepare_work_dir(paths["work"], json.loads(json.dumps(
+        {"task": task.name, "variant": plan.variant, "recipe": plan.recipe_card(), "overrides": overrides_card,
+         "spec": spec.description}, default=artifacts._jsonable)))
+    single = dataclasses.replace(spec, recipe=dataclasses.replace(recipe, members=1))
+    trained, member_cards, histories = [], [], []
+    for k in range(recipe.members):
+        card, path = fit_unless_done(
+            f"member {k + 1} of {recipe.members}", task.name, plan.variant, work / f"member{k}", seed=seed,
+            epochs=plan.epochs, batch_size=plan.batch_size, data_dir=data_dir, verbose=verbose, command=command,
+            spec=dataclasses.replace(single, build=members.member_build(spec.build, k, seed)),
+            mixed_precision=plan.mixed_precision, jit_compile=plan.jit_compile)
+        model = keras.saving.load_model(path)
+        name = model.name  # the ensemble's, e.g. mnist_pairs_default
+        model.name = f"member{k}"  # the members share their variant's name; layer names must differ
+        trained.append(model)
+        histories.append(pd.read_csv(path.with_suffix(".history.csv")))
+        member_cards.append({"member": k, "init_seed": seed if k == 0 else 1000 * k + seed,
+                             "fit_seconds": card["fit_seconds"], "test_metrics": card["test_metrics"]})
 
-    An interrupted fit resumes from its last finished epoch when called again with
-    the same task, variant and output folder (``keras.callbacks.BackupAndRestore``).
-    ``recipe_overrides`` (Recipe fields) and ``build_overrides`` (builder keyword
-    arguments) are how studies vary a variant, e.g. ``{"optimizer": "sgd"}`` or
-    ``{"activation": "tanh"}``; the card records them. ``mixed_precision`` names a Keras
-    dtype policy (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on recent CPUs/TPUs);
-    ``jit_compile`` is passed to ``model.compile`` (``"auto"``: XLA on JAX and on TF with a GPU).
-    ``spec``: a variant made outside the registry (a searched one), saved under the name ``variant``.
-    ``overwrite=False`` (``zoo.fit`` without ``--overwrite``) refuses to replace a model whose card
-    records another recipe: see :func:`refuse_replacing_another_recipe`. ``tensorboard``: a folder
-    for ``keras.callbacks.TensorBoard`` logs (``tensorboard --logdir DIR`` shows them).
-    ``distribute``: data-parallel over every device, with the backend's engine (:mod:`zoo.distribute`);
-    ``batch_size`` is then the global batch.
-    """
-    task = get_task(task_name)
-    unregistered = spec is not None
-    variant_name, spec = (variant, spec) if unregistered else task.variant(variant)
-    if recipe_overrides or build_overrides:
-        spec = dataclasses.replace(spec, recipe=dataclasses.replace(spec.recipe, **(recipe_overrides or {})),
-                                   build=functools.partial(spec.build, **(build_overrides or {})))
-    recipe = spec.recipe
-    epochs = recipe.epochs if epochs is None else epochs
-    batch_size = recipe.batch_size if batch_size is None else batch_size
-    paths = artifacts.output_paths(artifacts.check_writable_folder(out_dir), task.name, variant_name, task.default)
-    lock = artifacts.FolderLock(paths["work"].with_name(paths["work"].name + ".lock"),
-                                f"zoo.fit {task.name}{'' if variant_name == task.default else ' --model ' + variant_name}",
-                                str(out_dir), command)
-    distribution = None
-    try:
-        folds = recipe.folds if folds is None else folds
-        if recipe.members > 1 and (distribute or folds):
-            raise ZooError(f"{task.name}/{variant_name}'s recipe is an ensemble of {recipe.members} members, trained "
-                           "one after another: not with --distribute or cross-validation folds (members=1 allows both)")
-        if distribute:
-            from zoo import distribute as engines
-
-            distribution = engines.start(batch_size)
-        recipe_card = {**recipe.describe(), "epochs": epochs, "batch_size": batch_size, "seed": seed, "folds": folds,
-                       "dtype_policy": mixed_precision or keras.config.dtype_policy().name, "jit_compile": jit_compile}
-        overrides = {"recipe": recipe_overrides or {}, "build": build_overrides or {}}
-        overrides_card = {k: {n: _name_of(v) for n, v in d.items()} for k, d in overrides.items()}
-        if not overwrite:
-            refuse_replacing_another_recipe(paths, recipe_card,
-                                            overrides_card if recipe_overrides or build_overrides else None)
-        if recipe.members > 1:
-            from zoo.ensemble import fit_members
-
-            return fit_members(task, variant_name, spec, paths, recipe_card,
-                               overrides_card if recipe_overrides or build_overrides else None,
-                               seed=seed, epochs=epochs, batch_size=batch_size, data_dir=data_dir, verbose=verbose,
-                               command=command, mixed_precision=mixed_precision, jit_compile=jit_compile)
-        splits = task.load_with(spec, data_dir=data_dir, seed=seed)
-        print(splits.describe())
-        cv = cross_validate(spec, splits, folds, epochs, batch_size, seed) if folds else None
-        keras.utils.set_random_seed(seed)
-        x_train, y_train, x_val, y_val = splits.x_train, splits.y_train, splits.x_val, splits.y_val
-        if distribution:
-            x_train, y_train = distribution.even("train", x_train, y_train)
-            x_val, y_val = distribution.even("validation", x_val, y_val)
-        train_data = feed(x_train, y_train, batch_size, shuffle=True, seed=seed)
-        with dtype_policy(mixed_precision), distribution.scope() if distribution else contextlib.nullcontext():
-            model = spec.build(splits)
-            compile_model(model, recipe, steps(x_train, batch_size), epochs, jit_compile, example=train_data)
-
-        work = prepare_work_dir(paths["work"], {
-            "task": task.name, "variant": variant_name, "epochs": epochs, "batch_size": batch_size, "seed": seed,
-            **({"overrides": repr(overrides)} if recipe_overrides or build_overrides else {}),
-            **({"mixed_precision": mixed_precision} if mixed_precision else {}),
-            **({"spec": spec.description} if unregistered else {}),
-            **({"distribution": distribution.engine, "replicas": distribution.replicas} if distribution else {}),
-        })
-        history_log = work / "history.csv"
-        best_weights = work / "best.weights.h5"
-        # Order matters at an epoch's end: history row, best weights, then the checkpoint,
-        # so that a kill in between leaves the history ahead (trimmed on resume), never behind.
-        backup = AtomicBackupAndRestore(work / "backup")
-        trim_history(history_log, backup.latest_epoch())
-        callbacks = [keras.callbacks.TerminateOnNaN(), *recipe.callbacks(),
-                     keras.callbacks.CSVLogger(str(history_log), append=True)]
-        if tensorboard:
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
-        if recipe.monitor:
-            callbacks.append(KeepBestWeights(best_weights, recipe.monitor, recipe.mode,
-                                             _best_so_far(history_log, recipe)))
-        callbacks.append(backup)
-
-        start = time.perf_counter()
-        history = model.fit(
-            **train_data,
-            validation_data=validation_data(x_val, y_val), epochs=epochs, callbacks=callbacks, verbose=verbose,
-            validation_freq=validation_epochs(recipe.validation_freq, epochs),
-        )
-        seconds = time.perf_counter() - start
-        if distribution:  # what is evaluated and saved is the model as it loads anywhere
-            model = engines.gathered(model, work)
-        log = pd.read_csv(history_log) if history_log.exists() else pd.DataFrame(history.history)
-
-        card = {
-            "task": task.name, "variant": variant_name, "description": spec.description,
-            "reference": spec.reference or task.reference,
-            "recipe": recipe_card,
-            "epochs_run": len(log), "fit_seconds": round(seconds, 2),
-            **run_record(model, splits, command),
-        }
-        if recipe_overrides or build_overrides:
-            card["overrides"] = overrides_card
-        if distribution:
-            card["distribution"] = distribution.card(batch_size)
-        if cv:
-            card["cross_validation"] = cv
-        if _diverged(log):
-            card.update(status="failed: loss became NaN/inf", failed_epoch=len(log))
-            artifacts.write_json(paths["card"].with_suffix(".failed.json"), card)
-            raise ZooError(
-                f"training diverged at epoch {len(log)} (loss NaN/inf); no model saved. "
-                f"Try a lower learning rate. Details: {paths['card'].with_suffix('.failed.json')}"
-            )
-        if recipe.monitor and best_weights.exists():
-            model.load_weights(str(best_weights))
-            card["best_epoch"] = int(_best_epoch(log, recipe)) + 1
-        card["test_metrics"] = evaluate_model(model, splits, batch_size, spec.extra_metrics)
-        card["status"] = "ok"
-
-        return ship_fit(model, log, card, paths, title=f"{task.name} / {variant_name}")
-    finally:
-        if distribution:
-            distribution.close()
-        lock.release()
+    splits = task.load_with(spec, data_dir=data_dir, seed=seed)
+    for model, member_card in zip(trained, member_cards):
+        member_card["val_metrics"] = evaluate_model(model, splits, plan.batch_size, split="val")
+    model = compile_model(members.average(trained, name), recipe)
+    history = pd.concat(histories).groupby(level=0).mean()  # the members' mean, epoch by epoch
+    card = {
+        "task": task.name, "variant": plan.variant,
+        "description": f"{spec.description}; a deep ensemble: the mean output of {recipe.members} members",
+        "reference": spec.reference or task.reference, "recipe": plan.recipe_card(),
+        "epochs_run": len(history), "fit_seconds": round(sum(c["fit_seconds"] for c in member_cards), 2),
+        **run_record(model, splits, command),
+        **({"overrides": overrides_card} if overrides_card else {}),
+        "members": member_cards,
+        "val_metrics": evaluate_model(model, splits, plan.batch_size, split="val"),
+        "test_metrics": evaluate_model(model, splits, plan.batch_size, spec.extra_metrics),
+        "status": "ok",
+    }
+    return ship_fit(model, history, card, paths,
+                    title=f"{task.name} / {plan.variant} (mean of {recipe.members} members)")
 
 
 def validation_epochs(every: int, epochs: int):
@@ -327,60 +379,9 @@ def prepare_work_dir(work: Path, run: dict) -> Path:
     return work
 
 
-def _has_strings(x) -> bool:
-    arrays = x.values() if isinstance(x, dict) else [x]
-    return any(getattr(a, "dtype", None) is not None and a.dtype.kind in "OUS" for a in arrays)
-
-
-# An input pipeline of unknown length (one built outside data_prep.cats_dogs, which now asserts
-# its count) is measured by Keras in the first epoch, with a "ran out of data" warning: expected.
-warnings.filterwarnings("ignore", message="Your input ran out of data")
-
-
-def feed(x, y, batch_size=256, shuffle=False, seed=0) -> dict:
-    """The data keyword arguments of ``fit`` / ``evaluate``: NumPy arrays as they are;
-    inputs with string columns (categorical features) as a batched tf.data pipeline,
-    since Keras' array adapter refuses string arrays (TensorFlow backend only).
-    ``shuffle=True`` (for ``fit`` only): arrays are shuffled by ``fit``, pipelines shuffle themselves."""
-    if hasattr(x, "dataset"):  # files that build their own input pipeline (data_prep.cats_dogs.ImageFiles)
-        return {"x": x.dataset(y, batch_size, shuffle=shuffle, seed=seed), "batch_size": None,
-                **({"shuffle": False} if shuffle else {})}
-    if not _has_strings(x):
-        return {"x": x, "y": y, "batch_size": batch_size, **({"shuffle": True} if shuffle else {})}
-    if keras.backend.backend() != "tensorflow":
-        raise ZooError("string (categorical) inputs need the TensorFlow backend; use a numeric-only variant")
-    import tensorflow as tf
-
-    x = {k: v.astype(str) if v.dtype.kind in "OUS" else v for k, v in x.items()}
-    data = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle:
-        data = data.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-    return {"x": data.batch(batch_size).prefetch(tf.data.AUTOTUNE), "batch_size": None,
-            **({"shuffle": False} if shuffle else {})}
-
-
-def validation_data(x, y):
-    """``fit``'s validation_data, fed the same way as the training data."""
-    data = feed(x, y)
-    return (data["x"], data["y"]) if "y" in data else data["x"]
-
-
-def evaluate_model(model, splits, batch_size=256, extra_metrics=None, split="test") -> dict:
-    """The compiled loss and metrics on one split: ``"test"`` for a card, ``"val"`` (or ``"train"``) to
-    compare models without reading the test split."""
-    x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
-    metrics = model.evaluate(**feed(x, y, batch_size), verbose=0, return_dict=True)
-    metrics = {k: float(v) for k, v in metrics.items()}
-    return {**metrics, **(extra_metrics(model) if extra_metrics else {})}
-
-
 def _name_of(value):
     return value if isinstance(value, (int, float, str, bool, type(None), list, tuple)) else \
         getattr(value, "name", None) or type(value).__name__
-
-
-def _diverged(log: pd.DataFrame) -> bool:
-    return "loss" in log and not np.all(np.isfinite(log["loss"].to_numpy(dtype=float)))
 
 
 def _best_epoch(log, recipe):
@@ -398,17 +399,6 @@ def _best_so_far(history_log: Path, recipe):
     return float(log[recipe.monitor].iloc[_best_epoch(log, recipe)])
 
 
-def run_record(model, splits, command: str | None = None) -> dict:
-    """The card fields every saved model carries: its size, its data, where and how it was made."""
-    return {
-        "params": model.count_params(),
-        "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
-        "environment": environment(),
-        "command": command or " ".join(sys.argv),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
 def fit_unless_done(label: str, task_name: str, variant: str | None, out_dir, **fit_args) -> tuple[dict, Path]:
     """(card, model path) of this fit in ``out_dir``: read back when its card and model are there,
     else trained with :func:`fit` (``fit_args``: its keyword arguments, ``seed`` included)."""
@@ -419,22 +409,3 @@ def fit_unless_done(label: str, task_name: str, variant: str | None, out_dir, **
         return json.loads(paths["card"].read_text()), paths["model"]
     print(f"{label}: training…", flush=True)
     return fit(task_name, variant, out_dir=out_dir, **fit_args), paths["model"]
-
-
-def environment() -> dict:
-    return {
-        "keras": keras.__version__, "backend": keras.backend.backend(),
-        "backend_version": _backend_version(), "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {_cpu_count()} CPU core(s)", "platform": platform.platform(),
-    }
-
-
-def _backend_version():
-    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}[keras.backend.backend()]
-    return getattr(sys.modules.get(module) or __import__(module), "__version__", "?")
-
-
-def _cpu_count():
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -10,7 +10,7 @@ import pandas as pd
 from zoo import artifacts
 from zoo.plots import pyplot
 from zoo.registry import get_task
-from zoo.studies import register
+from zoo.studies.registry import register
 from zoo.studies.common import report, summarize, trained
 
 ACTIVATIONS, DEPTHS, WIDTHS = ("relu", "sigmoid", "tanh", "relu6"), (1, 2, 3, 4), (5, 10, 20, 30)

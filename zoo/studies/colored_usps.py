@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.registry import get_task
-from zoo.studies import register
+from zoo.studies.registry import register
 from zoo.studies.common import report, summarize, trained
 
 # Changes to colored_usps' default tried against the 98.0% digit target (issue 3):
@@ -23,7 +23,7 @@ COLORED_USPS_CONFIGS = {
 def colored_usps_study(rounds: int, out: Path, data_dir=None) -> str:
     """Digit and color test accuracy of the default and changed recipes, per seed and as the
     seeds' ensemble (mean class probabilities)."""
-    from zoo.evaluate import load_model
+    from zoo.core import load_model
 
     splits = get_task("colored_usps").load(data_dir=data_dir)
     rows, ensembles = [], {}

@@ -80,7 +80,7 @@ def markdown(table: pd.DataFrame) -> str:
 
 def report(study, rounds, splits, table, checks, seed_figure, plots) -> str:
     """The text of results.md: data, machine, command, the table, the seed's figure, checks, plots."""
-    from zoo.training import environment
+    from zoo.core import environment
 
     env = environment()
     lines = [

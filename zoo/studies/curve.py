@@ -9,7 +9,7 @@ import numpy as np
 from zoo import artifacts
 from zoo.plots import pyplot
 from zoo.registry import get_task
-from zoo.studies import register
+from zoo.studies.registry import register
 from zoo.studies.common import report, summarize, trained
 
 
@@ -35,7 +35,7 @@ def curve_study(rounds: int, out: Path, data_dir=None) -> str:
 def plot_curve_fits(models: dict, splits, out: Path):
     """The fitted curves with training, validation and test points (seed 001 fig. 2)."""
     from data_prep.generated import CURVE_RANGE, curve_function
-    from zoo.evaluate import load_model
+    from zoo.core import load_model
 
     plt = pyplot()
     grid = np.linspace(*CURVE_RANGE, 400, dtype="float32").reshape(-1, 1)

@@ -8,7 +8,7 @@ import numpy as np
 
 from zoo.plots import plot_sigma
 from zoo.registry import get_task
-from zoo.studies import register
+from zoo.studies.registry import register
 from zoo.studies.common import report, summarize, trained
 
 

@@ -10,14 +10,14 @@ import pandas as pd
 from zoo import artifacts
 from zoo.plots import pyplot
 from zoo.registry import get_task
-from zoo.studies import register
+from zoo.studies.registry import register
 from zoo.studies.common import report, summarize, trained
 
 
 @register("init")
 def init_study(rounds: int, out: Path, data_dir=None) -> str:
     """zero / normal / glorot initialization of the scratch MLP, 10 epochs each (seed 004 §1.2)."""
-    from zoo.evaluate import load_model
+    from zoo.core import load_model
 
     splits = get_task("mnist_scratch").load(data_dir=data_dir)
     rows, histories, zero_spreads = [], {}, {}

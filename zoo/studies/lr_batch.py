@@ -9,7 +9,7 @@ import numpy as np
 from zoo import artifacts
 from zoo.plots import plot_histories, pyplot
 from zoo.registry import get_task
-from zoo.studies import register
+from zoo.studies.registry import register
 from zoo.studies.common import diverged, history, report, summarize, trained
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoo.studies import register
+from zoo.studies.registry import register
 from zoo.studies.common import validation_sweep
 
 LIGHT_RECIPES = {  # optimizer, learning rate, batch size, schedule; seed 004's recipe first

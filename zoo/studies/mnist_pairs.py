@@ -10,15 +10,15 @@ import pandas as pd
 from zoo import artifacts
 from zoo.plots import pyplot
 from zoo.registry import get_task
-from zoo.studies import register
+from zoo.studies.registry import register
 from zoo.studies.common import report, summarize, trained
 
 
 @register("mnist_pairs", rounds=20)
 def mnist_pairs_study(rounds: int, out: Path, data_dir=None) -> str:
     """Seed 003's table 2: train and test error of every variant over rounds of fresh pairs."""
-    from zoo.evaluate import load_model
-    from zoo.training import evaluate_model
+    from zoo.core import load_model
+    from zoo.core import evaluate_model
 
     task = get_task("mnist_pairs")
     rows, histories = [], {}

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from zoo.registry import get_task
-from zoo.studies import common, register
+from zoo.studies import common
+from zoo.studies.registry import register
 
 FOLDS = 10
 BATCH_SIZES = (25, 50, 100)
@@ -69,7 +70,7 @@ def table1_markdown(folds: pd.DataFrame) -> str:
 def table1_study(rounds: int, out: Path, data_dir=None) -> str:
     """Seed 003's Table 1: 10-fold CV of convnet and mlp over batch size x epochs, over rounds of fresh pairs."""
     from tuning import search
-    from zoo.training import environment
+    from zoo.core import environment
 
     directory = out / "searches"
     frames = []

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from zoo.registry import get_task
-from zoo.studies import register
+from zoo.studies.registry import register
 from zoo.studies.common import kept_epoch_row, report, summarize, trained
 
 MNIST_VARIANTS = ("fcn", "cnn", "dcnn", "pdcnn", "light", "wide", "default")

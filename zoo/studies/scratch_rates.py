@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zoo.studies import register
+from zoo.studies.registry import register
 from zoo.studies.common import validation_sweep
 
 SCRATCH_RATES = {f"alpha{a:g}-delta{d:g}": {"alpha0": a, "delta": d} for a in (4.0, 8.0) for d in (2e-3, 5e-4)}

@@ -1,0 +1,190 @@
+"""What every command needs, at the bottom of the zoo: compile a model with its recipe, feed it
+data, evaluate it, load a ``.keras`` file, and the run record every card carries.
+
+Nothing here imports another zoo command: the fit loop (:mod:`zoo.training`), ensembles,
+distribution, plots and the command lines all call down into this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import re
+import sys
+import warnings
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+
+from data_prep.errors import ZooError
+from data_prep.splits import length, take
+from zoo.layers import allow_xla_on_jax
+
+
+def compile_model(model, recipe, steps_per_epoch=1, epochs=None, jit_compile="auto", example=None):
+    """``model.compile`` with the recipe's optimizer, loss and metrics. ``example``: the data that
+    ``fit`` will read (``feed``'s keyword arguments), to create the optimizer's and the metrics'
+    variables now, from the data's shapes; see :func:`build_training_state`."""
+    allow_xla_on_jax(model)
+    optimizer = recipe.make_optimizer(steps_per_epoch, epochs)
+    if model.dtype_policy.name == "mixed_float16":
+        # Keras would wrap it itself, but its compile config would then name the bare optimizer:
+        # a model loaded under the float32 policy got one without the loss scale's variables and
+        # warned "Skipping variable loading for optimizer" (its state lost). Wrapped here, it is saved.
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, **recipe.compile_args(), jit_compile=jit_compile)
+    if example is not None and keras.backend.backend() == "tensorflow":
+        build_training_state(model, example)
+    return model
+
+
+def build_training_state(model, data: dict) -> None:
+    """Create the optimizer's and compiled metrics' variables before ``fit`` traces its train step.
+
+    On TensorFlow, Keras defers this to the first trace of the train step (when no distribution
+    strategy is set); a ``tf.function`` whose first trace creates variables is traced a second
+    time, so each fit compiled its train step twice (tracing is most of a tiny fit's time).
+    Built here from symbolic tensors, as Keras' own ``_symbolic_build`` does under a distribution
+    strategy, it is traced once, and trains the same. Only TensorFlow needs it: JAX and PyTorch
+    build in ``fit`` without a second trace (an early build there would change the order of the
+    shuffled batches).
+    """
+    x = data["x"]
+    if hasattr(x, "element_spec"):  # a tf.data pipeline: its (x, y[, weights]) specs
+        batch = x.element_spec
+    else:
+        batch = (take(x, slice(0, 1)), None if data.get("y") is None else take(data["y"], slice(0, 1)))
+    model._symbolic_build(data_batch=batch)
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str | None):
+    """Build layers under a Keras dtype policy (e.g. ``mixed_float16``), then restore the global one.
+
+    Under ``mixed_float16`` Keras' ``compile`` wraps the optimizer in a ``LossScaleOptimizer``;
+    the saved ``.keras`` keeps each layer's policy.
+    """
+    previous = keras.config.dtype_policy()
+    if name:
+        try:
+            keras.config.set_dtype_policy(name)
+        except ValueError:
+            raise ZooError(f"unknown dtype policy {name!r}: use mixed_float16 (GPU) or mixed_bfloat16 (CPU/TPU)") from None
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def steps(x, batch_size) -> int:
+    return max(1, -(-length(x) // batch_size))
+
+
+def _has_strings(x) -> bool:
+    arrays = x.values() if isinstance(x, dict) else [x]
+    return any(getattr(a, "dtype", None) is not None and a.dtype.kind in "OUS" for a in arrays)
+
+
+# An input pipeline of unknown length (one built outside data_prep.cats_dogs, which now asserts
+# its count) is measured by Keras in the first epoch, with a "ran out of data" warning: expected.
+warnings.filterwarnings("ignore", message="Your input ran out of data")
+
+
+def feed(x, y, batch_size=256, shuffle=False, seed=0) -> dict:
+    """The data keyword arguments of ``fit`` / ``evaluate``: NumPy arrays as they are;
+    inputs with string columns (categorical features) as a batched tf.data pipeline,
+    since Keras' array adapter refuses string arrays (TensorFlow backend only).
+    ``shuffle=True`` (for ``fit`` only): arrays are shuffled by ``fit``, pipelines shuffle themselves."""
+    if hasattr(x, "dataset"):  # files that build their own input pipeline (data_prep.cats_dogs.ImageFiles)
+        return {"x": x.dataset(y, batch_size, shuffle=shuffle, seed=seed), "batch_size": None,
+                **({"shuffle": False} if shuffle else {})}
+    if not _has_strings(x):
+        return {"x": x, "y": y, "batch_size": batch_size, **({"shuffle": True} if shuffle else {})}
+    if keras.backend.backend() != "tensorflow":
+        raise ZooError("string (categorical) inputs need the TensorFlow backend; use a numeric-only variant")
+    import tensorflow as tf
+
+    x = {k: v.astype(str) if v.dtype.kind in "OUS" else v for k, v in x.items()}
+    data = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        data = data.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    return {"x": data.batch(batch_size).prefetch(tf.data.AUTOTUNE), "batch_size": None,
+            **({"shuffle": False} if shuffle else {})}
+
+
+def validation_data(x, y):
+    """``fit``'s validation_data, fed the same way as the training data."""
+    data = feed(x, y)
+    return (data["x"], data["y"]) if "y" in data else data["x"]
+
+
+def evaluate_model(model, splits, batch_size=256, extra_metrics=None, split="test") -> dict:
+    """The compiled loss and metrics on one split: ``"test"`` for a card, ``"val"`` (or ``"train"``) to
+    compare models without reading the test split."""
+    x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
+    metrics = model.evaluate(**feed(x, y, batch_size), verbose=0, return_dict=True)
+    metrics = {k: float(v) for k, v in metrics.items()}
+    return {**metrics, **(extra_metrics(model) if extra_metrics else {})}
+
+
+def load_model(path, unsafe: bool = False):
+    """A ``.keras`` file as a model, with clear errors for every way it can be wrong.
+
+    Loaded with ``safe_mode=True``: a file that would run arbitrary code (a ``Lambda`` layer) is
+    refused unless ``unsafe``. The zoo's own layers and losses are registered when ``zoo`` is imported."""
+    path = Path(path)
+    if path.is_dir():
+        raise ZooError(f"{str(path)!r} is a folder; name a .keras model file inside it")
+    if not path.is_file():
+        raise ZooError(f"model file {str(path)!r} does not exist")
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise ZooError(f"{path} is not a .keras model file (a zip archive written by model.save)")
+    try:
+        model = keras.saving.load_model(path, safe_mode=not unsafe)
+    except ValueError as err:
+        if "safe_mode" in str(err) or "Lambda" in str(err):
+            raise ZooError(
+                f"{path} contains code (e.g. a Lambda layer) that safe mode refuses to run; "
+                "load it with --unsafe only if you trust where it came from"
+            ) from None
+        raise ZooError(f"{path} could not be loaded as a Keras model: {err}") from None
+    except Exception as err:  # a corrupt archive fails in h5py, zipfile, json…
+        unknown = re.search(r"Could not locate (class|function) '([^']+)'", str(err))
+        if unknown:  # Keras nests the whole config in its message: name just what is missing
+            raise ZooError(f"{path} references the {unknown[1]} {unknown[2]!r}, which neither Keras nor the zoo "
+                           "defines: it is not a zoo model (load it with the code that wrote it)") from None
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ZooError(f"{path} is corrupt or not a Keras 3 model: {type(err).__name__}: {first_line}") from None
+    return allow_xla_on_jax(model)
+
+
+def run_record(model, splits, command: str | None = None) -> dict:
+    """The card fields every saved model carries: its size, its data, where and how it was made."""
+    return {
+        "params": model.count_params(),
+        "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
+        "environment": environment(),
+        "command": command or " ".join(sys.argv),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def environment() -> dict:
+    return {
+        "keras": keras.__version__, "backend": keras.backend.backend(),
+        "backend_version": _backend_version(), "python": platform.python_version(),
+        "machine": f"{platform.machine()}, {_cpu_count()} CPU core(s)", "platform": platform.platform(),
+    }
+
+
+def _backend_version():
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}[keras.backend.backend()]
+    return getattr(sys.modules.get(module) or __import__(module), "__version__", "?")
+
+
+def _cpu_count():
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
