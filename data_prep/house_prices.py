@@ -14,6 +14,7 @@ percent train / validation / test (not stratified: the target is continuous).
 
 from __future__ import annotations
 
+import datetime
 import re
 
 import numpy as np
@@ -30,6 +31,15 @@ FORMATS = [
 ]
 # The four features of seeds 000 and 002.
 SEED_FEATURES = ["OverallQual", "YearBuilt", "TotalBsmtSF", "GrLivArea"]
+LATEST_YEAR = datetime.date.today().year + 5  # a house may be priced while it is being built
+# Values no house has: a price for them is refused, never made (zoo.predict, the demo page).
+# feature -> (lowest, highest possible; None: no bound, and what the feature is).
+POSSIBLE = {
+    "OverallQual": (1, 10, "an overall quality is rated from 1 to 10"),
+    "YearBuilt": (1600, LATEST_YEAR, f"a year built lies between 1600 and {LATEST_YEAR}"),
+    "TotalBsmtSF": (0, None, "a basement area is 0 (no basement) or more square feet"),
+    "GrLivArea": (1, None, "a living area is a positive number of square feet"),
+}
 TARGET = "SalePrice"
 
 
@@ -62,6 +72,19 @@ def select(frame: pd.DataFrame, features: list[str], source="table") -> tuple[pd
             table[column] = numeric_column(table[column], column, source)
     complete = table.dropna()
     return complete.reset_index(drop=True), len(table) - len(complete)
+
+
+def impossible_value(columns: dict) -> tuple[str, int, float, str] | None:
+    """The first (feature, row, value, what the feature is) that no house can have, or ``None``."""
+    for feature, column in columns.items():
+        if feature not in POSSIBLE:
+            continue
+        low, high, what = POSSIBLE[feature]
+        values = np.asarray(column, dtype="float64").ravel()
+        wrong = np.flatnonzero((values < low) | (values > (np.inf if high is None else high)))
+        if len(wrong):
+            return feature, int(wrong[0]), float(values[wrong[0]]), what
+    return None
 
 
 def numeric_column(series: pd.Series, column: str, source: str) -> pd.Series:

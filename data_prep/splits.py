@@ -48,6 +48,19 @@ class Splits:
     def file_records(self) -> list[dict]:
         return [{"path": str(p), "sha256": sha256(p)} for p in self.files if Path(p).is_file()]
 
+    def input_ranges(self) -> dict[str, list[float]]:
+        """{input: [min, max]} over the training split, for numbers a person types (named numeric
+        columns, or rows of at most a few numbers: ``x[0]``, ``x[1]``…); ``{}`` for images and text.
+        A card keeps them, so that a prediction far outside what the model saw is flagged."""
+        x = self.x_train
+        columns = x if isinstance(x, dict) else {f"x[{i}]": x[:, i] for i in range(x.shape[1])} \
+            if getattr(x, "ndim", 0) == 2 and x.shape[1] <= MAX_RANGED_COLUMNS else {}
+        return {name: [float(np.min(values)), float(np.max(values))] for name, values in columns.items()
+                if getattr(values, "dtype", np.dtype("O")).kind in "iuf" and np.size(values)}
+
+
+MAX_RANGED_COLUMNS = 16  # rows of more numbers than this are images or signals, not typed features
+
 
 def length(x) -> int:
     """Number of examples in an array or a dict of arrays (one per named input)."""

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -21,14 +23,35 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from data_prep.errors import ZooError
 
 TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
+# Images are refused above this many pixels, read from the header before any decoding: a
+# 12000 x 12000 PNG of 168 KB decoded to 2 GB in the demo server. 50 megapixels holds the
+# largest phone photos (48 MP, 8000 x 6000).
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+def check_image_size(image: Image.Image, name) -> None:
+    """A :class:`ZooError` for an image over :data:`MAX_IMAGE_PIXELS` (its size from the header)."""
+    width, height = image.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ZooError(f"{name} is {width} x {height} pixels ({width * height / 1e6:.0f} megapixels); the zoo reads "
+                       f"images up to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels: resize it first")
 
 
 def read_image(path) -> Image.Image:
-    """An RGB image, or a :class:`ZooError` naming the file."""
+    """An RGB image, or a :class:`ZooError` naming the file (one over :data:`MAX_IMAGE_PIXELS`
+    is refused from its header, before it is decoded)."""
     try:
-        with Image.open(path) as image:
-            image.load()
-            return ImageOps.exif_transpose(image).convert("RGB")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is lower
+            with Image.open(path) as image:
+                check_image_size(image, path)
+                image.load()
+                return ImageOps.exif_transpose(image).convert("RGB")
+    except Image.DecompressionBombError as err:  # Pillow's own limit, met in the header: say ours
+        pixels = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"{int(pixels[1]) / 1e6:.0f} megapixels" if pixels else "too many pixels"
+        raise ZooError(f"{path} is {size}; the zoo reads images up to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels: "
+                       "resize it first") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
         raise ZooError(f"{path} is not an image Pillow can read ({type(err).__name__}: {err})") from None
 
@@ -54,11 +77,15 @@ def expand(inputs) -> tuple[list[Path], int]:
 
 
 def _readable(path: Path) -> bool:
+    """Whether a file in a folder is an image the zoo reads (one too large counts as unreadable)."""
     try:
-        with Image.open(path) as image:
-            image.verify()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                check_image_size(image, path)
+                image.verify()
         return True
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, ZooError, Image.DecompressionBombError):
         return False
 
 
@@ -97,7 +124,7 @@ def digit_image(image: Image.Image, side: int, box: int) -> tuple[np.ndarray, np
 
 def read_houses(path, features: list[str]) -> tuple[list[str], dict]:
     """(row names, {feature: (N, 1) float32}) from a CSV of houses in either column dialect."""
-    from data_prep.house_prices import numeric_column, read_table
+    from data_prep.house_prices import impossible_value, numeric_column, read_table
 
     frame = read_table(path)
     missing = [f for f in features if f not in frame.columns]
@@ -112,6 +139,10 @@ def read_houses(path, features: list[str]) -> tuple[list[str], dict]:
         row = int(np.flatnonzero(columns[empty[0]].isna().to_numpy())[0])
         raise ZooError(f"{path}, data row {row + 1}: column {empty[0]!r} is empty; every house needs "
                        f"{', '.join(features)}")
+    impossible = impossible_value(columns)
+    if impossible:
+        feature, row, value, what = impossible
+        raise ZooError(f"{path}, data row {row + 1}: {feature} {value:g} is impossible ({what}); correct it")
     ids = next((frame[c].astype(str).tolist() for c in ("Id", "Order", "PID") if c in frame.columns),
                [f"row {i + 1}" for i in range(len(frame))])
     return ids, {f: column.to_numpy("float32").reshape(-1, 1) for f, column in columns.items()}

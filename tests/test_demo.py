@@ -3,6 +3,7 @@ digit with the mouse, uploads a photo and prices a house, and reads each answer 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -95,6 +96,12 @@ def test_a_person_draws_uploads_and_prices_in_headless_chromium(demo_url, tmp_pa
         wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#house-result .price"))
         assert browser.find_element(By.CSS_SELECTOR, "#house-result .price").text.startswith("$")
         assert "95% interval" in browser.find_element(By.ID, "house-result").text
+        assert not browser.find_elements(By.ID, "house-out-of-range")  # 2400 sq ft: houses it has seen
+        field.clear()
+        field.send_keys("9000")  # larger than any house of the training split: priced, and said so
+        browser.find_element(By.ID, "house-predict").click()
+        wait.until(lambda b: b.find_elements(By.ID, "house-out-of-range"))
+        assert "GrLivArea" in browser.find_element(By.ID, "house-out-of-range").text
 
         browser.save_screenshot(str(tmp_path / "demo.png"))
         if os.environ.get("ZOO_DEMO_SCREENSHOT"):  # how reports/demo/demo.png is made
@@ -102,3 +109,181 @@ def test_a_person_draws_uploads_and_prices_in_headless_chromium(demo_url, tmp_pa
             shutil.copy(tmp_path / "demo.png", os.environ["ZOO_DEMO_SCREENSHOT"])
     finally:
         browser.quit()
+
+
+# --- every request answered: load, malformed requests, bombs, out-of-range inputs ---------------
+
+def raw_post(port: int, path: str, body: bytes, headers: dict, timeout=60):
+    """(status, headers, JSON body) of a POST sent as given: any Content-Length, or none."""
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.putrequest("POST", path, skip_accept_encoding=True)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        connection.send(body)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` pixels and holds no image data: a decompression
+    bomb as far as any reader that trusts its header is concerned (a few dozen bytes)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + \
+        chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+HOUSE = {"OverallQual": 7, "YearBuilt": 2001, "TotalBsmtSF": 1000, "GrLivArea": 1800}
+
+
+def test_under_load_every_request_is_answered_200_or_503_never_reset(demo_url, capsys):
+    """Tens of clients at once, a few hundred requests: each gets a status (no reset, no silent close)."""
+    import io
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from PIL import Image
+
+    port = int(demo_url.rsplit(":", 1)[1])
+    photo = io.BytesIO()
+    Image.new("RGB", (320, 240), (120, 90, 60)).save(photo, "JPEG")
+    requests = [("/api/house", json.dumps({**HOUSE, "GrLivArea": 1000 + i}).encode()) for i in range(180)] + \
+               [("/api/photo", photo.getvalue())] * 60
+
+    def send(request):
+        start = time.perf_counter()
+        try:
+            status, headers, _ = raw_post(port, request[0], request[1], {"Content-Length": str(len(request[1]))})
+        except OSError as err:  # a reset or a closed connection: what this test is here to catch
+            return type(err).__name__, time.perf_counter() - start, {}
+        return status, time.perf_counter() - start, headers
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(30) as pool:
+        results = list(pool.map(send, requests, timeout=300))
+    seconds = time.perf_counter() - start
+    statuses = [status for status, _, _ in results]
+    latencies = sorted(latency for _, latency, _ in results)
+    with capsys.disabled():
+        print(f"\ndemo under load: {len(results)} requests, 30 clients, {seconds:.1f} s: "
+              f"{statuses.count(200)} x 200, {statuses.count(503)} x 503; latency p50 "
+              f"{latencies[len(latencies) // 2]:.2f} s, p99 {latencies[int(0.99 * (len(latencies) - 1))]:.2f} s")
+    assert len(results) == len(requests) and set(statuses) <= {200, 503}, sorted(set(map(str, statuses)))
+    assert statuses.count(200) >= len(requests) // 2
+    assert all(headers.get("Retry-After") for status, _, headers in results if status == 503)
+
+
+def test_a_full_queue_answers_503_with_retry_after_at_once(monkeypatch):
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zoo import demo
+
+    monkeypatch.setattr(demo, "answer", lambda models, route, body: time.sleep(0.5) or {"ok": True})
+    server = demo.serve("127.0.0.1", 0, demo.Queue(running=1, waiting=1))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        body = json.dumps(HOUSE).encode()
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(lambda _: raw_post(server.server_port, "/api/house", body,
+                                                       {"Content-Length": str(len(body))}), range(6)))
+    finally:
+        server.shutdown()
+        server.server_close()
+    statuses = sorted(status for status, _, _ in results)
+    assert statuses.count(200) >= 2 and statuses.count(503) >= 1 and set(statuses) == {200, 503}, statuses
+    busy = next(r for r in results if r[0] == 503)
+    assert busy[1]["Retry-After"] == "1" and "busy" in busy[2]["error"]
+
+
+@pytest.mark.parametrize("route, body, headers, status, words", [
+    ("/api/digit", b"[1, 2]", None, 400, "not an object"),
+    ("/api/house", b"[1, 2]", None, 400, "not an object"),
+    ("/api/house", b"null", None, 400, "not an object"),
+    ("/api/digit", b'{"image": 5}', None, 400, "the drawing is not a data URL"),
+    ("/api/digit", b'{"image": "data:image/png;base64,%%%"}', None, 400, "the drawing is not a data URL"),
+    ("/api/house", b'{"OverallQual": {"a": 1}}', None, 400, "the house's OverallQual is"),
+    ("/api/house", b"{not json", None, 400, "not JSON"),
+    ("/api/house", b"{}", {"Content-Length": "abc"}, 400, "is not a number of bytes"),
+    ("/api/house", b"{}", {"Content-Length": "-5"}, 400, "is not a number of bytes"),
+    ("/api/house", b"{}", {}, 411, "Content-Length"),
+    ("/api/photo", b"x" * 100, {"Content-Length": str(21 * 2**20)}, 413, "over the demo's 20 MB"),
+    ("/api/photo", b"not an image", None, 400, "the photo is not an image Pillow can read"),
+])
+def test_malformed_requests_get_a_json_error_naming_the_users_input(demo_url, route, body, headers, status, words):
+    port = int(demo_url.rsplit(":", 1)[1])
+    got, _, answer = raw_post(port, route, body, {"Content-Length": str(len(body))} if headers is None else headers)
+    assert got == status and words in answer["error"], answer
+    assert "/tmp" not in answer["error"] and "input." not in answer["error"]
+
+
+def test_bombs_are_refused_from_their_header_quickly(demo_url):
+    import time
+
+    port = int(demo_url.rsplit(":", 1)[1])
+    for width in (20000, 12000):  # over Pillow's own bomb limit, and under it but over the zoo's
+        bomb = png_header(width, width)
+        start = time.perf_counter()
+        status, _, answer = raw_post(port, "/api/photo", bomb, {"Content-Length": str(len(bomb))})
+        assert status == 400 and f"{width * width / 1e6:.0f} megapixels" in answer["error"], answer
+        assert "up to 50 megapixels" in answer["error"] and answer["error"].startswith("the photo is")
+        assert time.perf_counter() - start < 5
+        digit = json.dumps({"image": "data:image/png;base64," + base64.b64encode(bomb).decode()}).encode()
+        status, _, answer = raw_post(port, "/api/digit", digit, {"Content-Length": str(len(digit))})
+        assert status == 400 and "megapixels" in answer["error"] and answer["error"].startswith("the drawing is")
+
+
+def test_impossible_houses_are_refused_and_unseen_ones_flagged(demo_url):
+    status, answer = post(f"{demo_url}/api/house", json.dumps(
+        {"OverallQual": -5, "YearBuilt": -2001, "TotalBsmtSF": -1000, "GrLivArea": -1800}).encode())
+    assert status == 400 and "is impossible" in answer["error"] and answer["error"].startswith("the house: ")
+    status, answer = post(f"{demo_url}/api/house", json.dumps({**HOUSE, "GrLivArea": 0}).encode())
+    assert status == 400 and "GrLivArea 0 is impossible" in answer["error"]
+    status, answer = post(f"{demo_url}/api/house", json.dumps(HOUSE).encode())
+    assert status == 200 and answer["out_of_range"] == []
+    status, answer = post(f"{demo_url}/api/house", json.dumps({**HOUSE, "GrLivArea": 9000, "YearBuilt": 2030}).encode())
+    assert status == 200 and answer["out_of_range"] == ["YearBuilt", "GrLivArea"]
+
+
+def test_fuzzed_requests_to_the_three_endpoints_always_get_a_json_answer(demo_url):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    port = int(demo_url.rsplit(":", 1)[1])
+    json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+                               lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner,
+                                                                                           max_size=4), max_leaves=12)
+    house_like = st.fixed_dictionaries({k: st.one_of(st.integers(-10**6, 10**6), st.floats(), st.text(max_size=8))
+                                        for k in HOUSE})
+    bodies = st.binary(max_size=2000) | json_values.map(lambda v: json.dumps(v).encode()) | \
+        house_like.map(lambda v: json.dumps(v).encode())
+    lengths = st.sampled_from(["exact", "fewer", "missing", "abc", "-5", "1e3", "0", "0x10"])
+    odd = st.dictionaries(st.text("abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=12).map(lambda k: "X-" + k),
+                          st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40), max_size=3)
+
+    @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    @given(route=st.sampled_from(["/api/digit", "/api/photo", "/api/house"]), body=bodies, length=lengths,
+           extra=odd, kind=st.sampled_from(["application/json", "application/octet-stream", "text/plain", "x/\u00e9"]))
+    def one_request(route, body, length, extra, kind):
+        headers = {**extra, "Content-Type": kind.encode("latin-1", "replace").decode("latin-1")}
+        if length in ("exact", "fewer"):  # fewer: the body runs on past its stated length
+            headers["Content-Length"] = str(len(body) - (length == "fewer" and len(body) > 0))
+        elif length != "missing":
+            headers["Content-Length"] = length
+        status, _, answer = raw_post(port, route, body, headers, timeout=60)
+        assert status in (200, 400, 411, 413) and isinstance(answer, dict), (status, answer)
+        assert status == 200 or set(answer) == {"error"}
+
+    one_request()
+    with urllib.request.urlopen(demo_url, timeout=30) as page:  # and the server still serves the page
+        assert page.status == 200 and b"Draw a digit" in page.read()

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw
 from tests.test_careless_use import exits_2_with_one_line
+from tests.test_demo import png_header
 
 
 def drawn_digit(path, digit: str, size=(240, 300), ink=(20, 20, 20), paper=(250, 250, 245)):
@@ -85,7 +86,7 @@ def test_houses_in_both_column_dialects_get_a_price_sigma_and_interval(tmp_path)
         assert row["sigma"] > 0 and low < row["price"] < high
         assert high - low == pytest.approx(2 * 1.96 * row["sigma"], rel=1e-3)
     (mlp_row, _), _ = predict("house_prices", str(tmp_path / "kaggle.csv"))
-    assert set(mlp_row) == {"input", "price"}
+    assert set(mlp_row) == {"input", "price", "out_of_range"} and mlp_row["out_of_range"] == []
 
 
 def test_pairs_take_images_two_by_two(digits):
@@ -139,6 +140,10 @@ def test_the_python_api_loads_a_shipped_model_with_its_card_and_predicts(digits)
     (["mnist", "{tmp}/missing.png"], "does not exist"),
     (["no_such_model", "{tmp}/1.png"], "no shipped model 'no_such_model'"),
     (["mnist_pairs", "{tmp}/1.png"], "give images two by two"),
+    (["cats_dogs", "{tmp}/bomb.png"], "bomb.png is 400 megapixels; the zoo reads images up to 50 megapixels"),
+    (["mnist", "{tmp}/wide.png"], "wide.png is 12000 x 12000 pixels (144 megapixels)"),
+    (["house_prices-gaussian", "{tmp}/negative.csv"], "data row 1: OverallQual -5 is impossible"),
+    (["house_prices", "{tmp}/no_area.csv"], "data row 2: GrLivArea 0 is impossible"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monkeypatch):
     from pathlib import Path
@@ -150,5 +155,39 @@ def test_bad_input_is_one_line_and_exit_2(argv, expected, tmp_path, capsys, monk
     pd.DataFrame({"GrLivArea": [1000], "YearBuilt": [1990]}).to_csv(tmp_path / "houses.csv", index=False)
     drawn_digit(tmp_path / "1.png", "1")
     np.save(tmp_path / "points.npy", np.zeros((3, 2), "float32"))
+    (tmp_path / "bomb.png").write_bytes(png_header(20000, 20000))
+    (tmp_path / "wide.png").write_bytes(png_header(12000, 12000))
+    pd.DataFrame({"OverallQual": [-5], "YearBuilt": [-2001], "TotalBsmtSF": [-1000], "GrLivArea": [-1800]}).to_csv(
+        tmp_path / "negative.csv", index=False)
+    pd.DataFrame({"OverallQual": [5, 5], "YearBuilt": [1990, 1990], "TotalBsmtSF": [0, 0], "GrLivArea": [900, 0]}).to_csv(
+        tmp_path / "no_area.csv", index=False)
     err = exits_2_with_one_line(predict.main, [a.format(tmp=tmp_path) for a in argv], capsys)
     assert expected in err, err
+
+
+def test_houses_outside_the_training_range_are_priced_and_flagged_in_json_and_table(tmp_path, capsys):
+    import time
+
+    from zoo import predict as predict_cli
+
+    houses = pd.DataFrame({"OverallQual": [7, 10], "YearBuilt": [2001, 2020], "TotalBsmtSF": [1000, 6000],
+                           "GrLivArea": [1800, 9000]})
+    houses.to_csv(tmp_path / "houses.csv", index=False)
+    assert predict_cli.main(["house_prices-gaussian", str(tmp_path / "houses.csv"), "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["out_of_range"] for r in rows] == [[], ["YearBuilt", "TotalBsmtSF", "GrLivArea"]]
+    assert predict_cli.main(["house_prices-gaussian", str(tmp_path / "houses.csv")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "out_of_range" in table[0] and table[2].rstrip().endswith("YearBuilt, TotalBsmtSF, GrLivArea")
+    # The same for arrays whose range a card records: a two_spirals point far from the spirals.
+    np.save(tmp_path / "points.npy", np.array([[0.1, 0.2], [40.0, 0.0]], "float32"))
+    spirals, _ = predict("two_spirals", str(tmp_path / "points.npy"))
+    assert [r["out_of_range"] for r in spirals] == [[], ["x[0]"]]
+    # A bomb inside a folder is skipped and counted, from its header, like any unreadable file.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "bomb.png").write_bytes(png_header(20000, 20000))
+    Image.new("RGB", (64, 48), (200, 150, 90)).save(folder / "cat.jpg")
+    start = time.perf_counter()
+    rows, skipped = predict("cats_dogs", str(folder))
+    assert skipped == 1 and len(rows) == 1 and time.perf_counter() - start < 30

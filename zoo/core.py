@@ -164,7 +164,8 @@ def run_record(model, splits, command: str | None = None) -> dict:
     """The card fields every saved model carries: its size, its data, where and how it was made."""
     return {
         "params": model.count_params(),
-        "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info},
+        "data": {"splits": splits.sizes, "files": splits.file_records(), "info": splits.info,
+                 **({"input_ranges": ranges} if (ranges := splits.input_ranges()) else {})},
         "environment": environment(),
         "command": command or " ".join(sys.argv),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

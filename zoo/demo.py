@@ -5,25 +5,41 @@ Draw a digit (mnist, usps and pdcnn's "not a digit" answer), drop a photo (cat o
 enter a house's four features (price with the gaussian model's 95% interval). The page is one
 HTML file (``zoo/demo.html``) served by Python's own ``http.server`` on 127.0.0.1 and needs no
 internet; its three JSON endpoints go through :func:`zoo.predict.predict`, so the page sees
-exactly what ``python -m zoo.predict`` prints.
+exactly what ``python -m zoo.predict`` prints, out-of-range flags and refusals included.
+
+Every request gets an HTTP answer with a JSON body: 400 for a malformed body or Content-Length
+(naming "the photo", "the drawing", "the house", never a temporary file), 411 without a length,
+413 over the upload limit, 503 with ``Retry-After`` when the inference queue is full, 500 (and a
+traceback in the log) for a bug of ours.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import tempfile
 import threading
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from data_prep.errors import ZooError
-from zoo.cli import run
+from zoo.cli import non_negative_int, positive_int, run
 
 PAGE = Path(__file__).with_name("demo.html")
 DIGIT_MODELS = ("mnist", "usps", "mnist-pdcnn")
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes: a large phone photo
+# Every request gets an answer: INFERENCES requests are in inference at once (on 2 cores, 4 served
+# 14-17 requests/s and 1 served 10: a prediction is partly Python), WAITING more queue for them,
+# and one beyond those gets 503 with Retry-After at once. The listen backlog holds every
+# connection the queue can take, so none is reset (benchmarks/demo_load.py measures it).
+INFERENCES, WAITING = 4, 64
+BACKLOG = 128
+ROUTES = {"/api/digit": "the drawing", "/api/photo": "the photo", "/api/house": "the house"}
+EXAMPLES = {"/api/digit": '{"image": "data:image/png;base64,..."}',
+            "/api/house": '{"OverallQual": 7, "YearBuilt": 2001, "TotalBsmtSF": 1000, "GrLivArea": 1800}'}
 
 
 class Models:
@@ -41,64 +57,151 @@ class Models:
             return self._loaded[name]
 
 
-def predict_file(models: Models, name: str, data: bytes, suffix: str, top_k: int = 1) -> dict:
-    """What ``python -m zoo.predict NAME FILE`` says of ``data`` written to a file."""
+class Busy(Exception):
+    """The inference queue is full: answered 503, with Retry-After."""
+
+
+class Queue:
+    """At most ``running`` requests in inference and ``waiting`` more in line; any beyond is refused."""
+
+    def __init__(self, running: int = INFERENCES, waiting: int = WAITING):
+        self._admitted = threading.BoundedSemaphore(running + waiting)
+        self._running = threading.Semaphore(running)
+
+    @contextlib.contextmanager
+    def slot(self):
+        if not self._admitted.acquire(blocking=False):
+            raise Busy
+        try:
+            with self._running:
+                yield
+        finally:
+            self._admitted.release()
+
+
+def predict_file(models: Models, name: str, data: bytes, suffix: str, what: str, top_k: int = 1) -> dict:
+    """What ``python -m zoo.predict NAME FILE`` says of ``data`` written to a file; an error names
+    the user's input (``what``: "the photo"), not the temporary file."""
     from zoo.predict import predict
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"input{suffix}"
         path.write_bytes(data)
-        (result,) = predict(models[name], [str(path)], top_k=top_k)
+        try:
+            (result,) = predict(models[name], [str(path)], top_k=top_k)
+        except ZooError as err:
+            raise ZooError(str(err).replace(f"{path}, ", f"{what}: ").replace(str(path), what)) from None
     return {k: v for k, v in result.items() if k != "input"}
+
+
+def json_object(body: bytes, route: str) -> dict:
+    """The body as a JSON object, or a :class:`ZooError` saying what to send."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ZooError(f"the body is not JSON: send an object like {EXAMPLES[route]}") from None
+    if not isinstance(data, dict):
+        raise ZooError(f"the body is a JSON {type(data).__name__}, not an object: send one like {EXAMPLES[route]}")
+    return data
 
 
 def answer(models: Models, route: str, body: bytes) -> dict:
     """The JSON answer of one endpoint."""
+    what = ROUTES[route]
     if route == "/api/digit":  # {"image": "data:image/png;base64,..."} from the canvas
-        image = json.loads(body)["image"]
-        png = base64.b64decode(image.split(",", 1)[1])
-        return {name: predict_file(models, name, png, ".png", top_k=3) for name in DIGIT_MODELS}
+        image = json_object(body, route).get("image")
+        try:
+            png = base64.b64decode(image.split(",", 1)[1], validate=True)
+        except (AttributeError, IndexError, ValueError):
+            raise ZooError(f"{what} is not a data URL (data:image/png;base64,...): send {EXAMPLES[route]}") from None
+        return {name: predict_file(models, name, png, ".png", what, top_k=3) for name in DIGIT_MODELS}
     if route == "/api/photo":  # the photo's bytes as they are
-        return predict_file(models, "cats_dogs", body, ".img")
-    if route == "/api/house":  # {"OverallQual": 7, "YearBuilt": 2001, "TotalBsmtSF": 1000, "GrLivArea": 1800}
-        features = json.loads(body)
-        names = ["OverallQual", "YearBuilt", "TotalBsmtSF", "GrLivArea"]
-        csv = ",".join(names) + "\n" + ",".join(str(features.get(n, "")) for n in names) + "\n"
-        return predict_file(models, "house_prices-gaussian", csv.encode(), ".csv")
-    raise KeyError(route)
+        return predict_file(models, "cats_dogs", body, ".img", what)
+    features = json_object(body, route)  # {"OverallQual": 7, "YearBuilt": 2001, ...}
+    names = ["OverallQual", "YearBuilt", "TotalBsmtSF", "GrLivArea"]
+    for name in names:
+        value = features.get(name, "")
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or any(c in str(value) for c in ',"\r\n'):
+            raise ZooError(f"{what}'s {name} is {json.dumps(value)[:40]}: give a number")
+    csv = ",".join(names) + "\n" + ",".join(str(features.get(n, "")) for n in names) + "\n"
+    return predict_file(models, "house_prices-gaussian", csv.encode(), ".csv", what)
 
 
-def handler(models: Models):
+class BadRequest(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def handler(models: Models, queue: Queue):
     class Handler(BaseHTTPRequestHandler):
+        timeout = 30  # seconds a client may take to send its request: a stalled one frees its thread
+
         def do_GET(self):
             if self.path in ("/", "/index.html"):
                 self.reply(200, PAGE.read_bytes(), "text/html; charset=utf-8")
             else:
-                self.reply(404, b"not found", "text/plain")
+                self.reply_json(404, {"error": f"no page {self.path[:80]}: the demo is at /"})
 
         def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_UPLOAD:
-                return self.reply_json(413, {"error": f"the upload is over {MAX_UPLOAD // 2**20} MB"})
-            body = self.rfile.read(length)
             try:
-                self.reply_json(200, answer(models, self.path, body))
-            except KeyError:
-                self.reply_json(404, {"error": f"no endpoint {self.path}"})
+                body = self.read_body()
+                if self.path not in ROUTES:
+                    raise BadRequest(404, f"no endpoint {self.path[:80]}; the demo's are {', '.join(ROUTES)}")
+                with queue.slot():
+                    result = answer(models, self.path, body)
+            except BadRequest as err:
+                self.reply_json(err.status, {"error": str(err)})
+                return self.drain()
+            except Busy:
+                return self.reply_json(503, {"error": "the demo is busy: try again in a second"}, {"Retry-After": "1"})
             except ZooError as err:  # the user's input: said on the page, as the CLI says it
-                self.reply_json(400, {"error": str(err).replace(tempfile.gettempdir(), "…")})
-            except (ValueError, IndexError) as err:
-                self.reply_json(400, {"error": f"malformed request: {err}"})
+                return self.reply_json(400, {"error": str(err)})
+            except Exception as err:  # a bug of ours: the client still gets an answer, the log the traceback
+                traceback.print_exc()
+                return self.reply_json(500, {"error": f"the demo failed on this request ({type(err).__name__}); "
+                                                      "its log has the details"})
+            self.reply_json(200, result)
 
-        def reply_json(self, status, data):
-            self.reply(status, json.dumps(data).encode(), "application/json")
+        def read_body(self) -> bytes:
+            value = self.headers.get("Content-Length")
+            if value is None:
+                raise BadRequest(411, "send a Content-Length header with the body")
+            if not value.strip().isdigit():
+                raise BadRequest(400, f"Content-Length {value[:40]!r} is not a number of bytes")
+            length = int(value)
+            if length > MAX_UPLOAD:
+                raise BadRequest(413, f"the upload is {length / 2**20:.1f} MB, over the demo's "
+                                      f"{MAX_UPLOAD // 2**20} MB: send a smaller file")
+            try:
+                body = self.rfile.read(length)
+            except OSError:  # a timeout: the client stopped sending
+                body = b""
+            if len(body) < length:
+                raise BadRequest(400, f"the body ended after {len(body)} of its {length} bytes")
+            return body
 
-        def reply(self, status, data: bytes, kind: str):
+        def drain(self) -> None:
+            """Read what the client still sends of a refused request (up to 4 times the upload limit,
+            until it pauses), so that closing the connection does not reset it before our answer is read."""
+            left = 4 * MAX_UPLOAD
+            with contextlib.suppress(OSError, ValueError):
+                self.connection.settimeout(0.5)
+                while left > 0 and (chunk := self.rfile.read1(1 << 20)):
+                    left -= len(chunk)
+
+        def reply_json(self, status, data, headers=None):
+            self.reply(status, json.dumps(data).encode(), "application/json", headers)
+
+        def reply(self, status, data: bytes, kind: str, headers=None):
             self.send_response(status)
             self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(data)
+            with contextlib.suppress(OSError):  # a client that left before its answer
+                self.wfile.write(data)
 
         def log_message(self, format, *args):  # one quiet line a request, not the default's two
             print(f"{self.address_string()} {format % args}", flush=True)
@@ -106,18 +209,27 @@ def handler(models: Models):
     return Handler
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+class DemoServer(ThreadingHTTPServer):
+    request_queue_size = BACKLOG  # http.server's default listen backlog of 5 reset connections under load
+    daemon_threads = True
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, queue: Queue | None = None) -> DemoServer:
     """The demo's server, bound (port 0: any free port; ``server.server_port`` says which)."""
-    return ThreadingHTTPServer((host, port), handler(Models()))
+    return DemoServer((host, port), handler(Models(), queue or Queue()))
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m zoo.demo", description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--inferences", type=positive_int, default=INFERENCES,
+                   help=f"requests in inference at once (default {INFERENCES})")
+    p.add_argument("--queue", type=non_negative_int, default=WAITING,
+                   help=f"requests waiting for inference before more get 503 (default {WAITING})")
     args = p.parse_args(argv)
     try:
-        server = serve(args.host, args.port)
+        server = serve(args.host, args.port, Queue(args.inferences, args.queue))
     except OSError as err:
         raise ZooError(f"cannot listen on {args.host}:{args.port} ({err.strerror}); pick another --port") from None
     print(f"the zoo's demo: http://{args.host}:{server.server_port}  (Ctrl-C stops it)", flush=True)

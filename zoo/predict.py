@@ -6,7 +6,10 @@ file). INPUT: image files or folders of them (digits, cats and dogs; mnist_pairs
 its images two by two), a CSV of houses (house_prices), or CSV / ``.npy`` arrays of what
 the model takes. One row per input: the predicted class and its probability (``-k`` for
 the top k), the price (with sigma and the 95% interval for a gaussian model), or the value;
-``--json`` writes JSON lines instead.
+``--json`` writes JSON lines instead. Where the card records the training inputs' ranges
+(house prices, two spirals, curve), each row names the inputs outside them (``out_of_range``):
+the answer there is an extrapolation, whatever confidence it shows. Impossible values (a
+negative area, a quality outside 1..10) are refused.
 
 The same from Python::
 
@@ -78,7 +81,23 @@ def predict_counting(model, inputs, task: str | None = None, top_k: int = 1) -> 
     check_shape(model.model, x, task)
     outputs = model.model.predict(x, batch_size=64, verbose=0)
     rows = describe(model.card, named_outputs(model.model, outputs), top_k)
+    ranges = model.card.get("data", {}).get("input_ranges")
+    if ranges:  # the inputs outside what the model was trained on, named in each row
+        rows = [{**row, "out_of_range": outside} for row, outside in zip(rows, out_of_range(x, ranges))]
     return [{"input": name, **row} for name, row in zip(names, rows)], skipped
+
+
+def out_of_range(x, ranges: dict) -> list[list[str]]:
+    """For each input row, the names of its values outside the training range the card records
+    (``input_ranges``: ``{name: [min, max]}``; array columns are named ``x[0]``, ``x[1]``…)."""
+    columns = x if isinstance(x, dict) else {f"x[{i}]": x[:, i] for i in range(x.shape[1])}
+    outside = [[] for _ in range(len(next(iter(columns.values()))))]
+    for name, (low, high) in ranges.items():
+        if name in columns:
+            for row in np.flatnonzero(~((columns[name] >= low) & (columns[name] <= high)).reshape(len(outside), -1)
+                                      .all(axis=1)):
+                outside[row].append(name)
+    return outside
 
 
 def check_shape(model, x, task: str):
@@ -230,6 +249,8 @@ def table(results: list[dict]) -> str:
     import pandas as pd
 
     def cell(value):
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):  # out_of_range: names
+            return ", ".join(value) or "-"
         if isinstance(value, list) and value and isinstance(value[0], list):  # top k: label probability, ...
             return ", ".join(f"{label} {p:.4f}" for label, p in value)
         if isinstance(value, list):  # an interval of dollars
