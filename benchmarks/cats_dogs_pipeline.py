@@ -15,6 +15,7 @@ model, not the input pipeline, sets the pace.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import time
@@ -36,11 +37,11 @@ def main():
     args = p.parse_args()
 
     from data_prep.cats_dogs import load_cats_dogs
-    from zoo.registry import get_task
-    from zoo.core import compile_model
+    from zoo.core import machine
+    from zoo.training import build_and_compile, resolve
 
-    files = load_cats_dogs().x_train[: args.images]
-    labels = load_cats_dogs().y_train[: args.images]
+    splits = load_cats_dogs()
+    files, labels = splits.x_train[: args.images], splits.y_train[: args.images]
     n = len(files)
 
     start = time.perf_counter()
@@ -58,9 +59,9 @@ def main():
         pass
     warm = rate(n, time.perf_counter() - start)
 
-    task = get_task("cats_dogs")
-    spec = task.variants[args.variant]
-    model = compile_model(task.build(args.variant, None), spec.recipe)
+    # Set up as zoo.fit sets it up (the training state built from the data's shapes).
+    plan = resolve("cats_dogs", args.variant, batch_size=args.batch_size)
+    model, _, _ = build_and_compile(plan, dataclasses.replace(splits, x_train=files, y_train=labels), None)
     batches = list(data.take(args.steps + 3).as_numpy_iterator())
     for x, y in batches[:3]:
         model.train_on_batch(x, y)
@@ -70,6 +71,7 @@ def main():
     train = rate(args.batch_size * len(batches[3:]), time.perf_counter() - start)
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"machine: {machine()}")
     print(f"{n} training images of ../shared/data/cats_dogs, {files.size}px, batch {args.batch_size}, {cores} cores")
     print(f"(a)  decode + resize alone        {decode:8.0f} images/s")
     print(f"(b)  full pipeline, first epoch   {cold:8.0f} images/s   (b)/(a) = {cold / decode:.2f}  (target >= 0.8)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import platform
 import re
 import subprocess
 import sys
@@ -24,14 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    import os
-
-    return f"{model}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}"
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clients", type=int, default=30)
@@ -42,6 +33,7 @@ def main() -> int:
     from PIL import Image
 
     from tests.test_demo import raw_post
+    from zoo.core import machine
 
     server = subprocess.Popen([sys.executable, "-m", args.module, "--port", "0", *args.server_args], cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -36,15 +36,18 @@ def keras_step_ms(task_name, variant, shape, classes, batch, steps, epochs, step
     import numpy as np
 
     sys.path.insert(0, str(REPO))
+    from zoo.core import build_training_state
     from zoo.registry import get_task
 
     spec = get_task(task_name).variants[variant]
     model = spec.build(None)
     model.compile(optimizer=spec.recipe.make_optimizer(), **spec.recipe.compile_args(),
-                  steps_per_execution=steps_per_execution)
+                  steps_per_execution=steps_per_execution)  # compile_model has no steps_per_execution
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (batch * steps, *shape)).astype("float32")
     y = rng.integers(0, classes, batch * steps)
+    if keras.backend.backend() == "tensorflow":  # as zoo.fit does: the training state before the first trace
+        build_training_state(model, {"x": x, "y": y})
 
     class Timer(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -131,6 +134,10 @@ def main():
                              env=env, capture_output=True, text=True, check=True)
         table[backend] = json.loads(out.stdout.strip().splitlines()[-1])
     columns = [(b, spe) for b in BACKENDS for spe in STEPS_PER_EXECUTION[b]]
+    sys.path.insert(0, str(REPO))
+    from zoo.core import machine
+
+    print(f"machine: {machine()} (each backend in its own process)")
     print(f"ms/step: median over {args.epochs} epochs of {args.steps} steps (after a warm-up epoch) "
           f"of epoch time / steps; {args.threads} threads; spe = steps_per_execution")
     print("| network | " + " | ".join(f"{b} spe{s}" for b, s in columns) +

@@ -74,22 +74,23 @@ def clocked_fit(model, splits, metric: str, figures, epochs: int, callbacks=(), 
     return results if several else results[0]
 
 
+def zoo_setup(task_name: str, variant: str, data_dir=None):
+    """(plan, splits, model, training data, validation data) as ``zoo.fit`` sets them up, through the
+    same functions (:func:`zoo.training.resolve`, :func:`zoo.training.build_and_compile`): a race times
+    the path users take, never a copy of it that could drift (issue 48: a copy without the training
+    state stalled 40 s at epoch 2)."""
+    from zoo.training import build_and_compile, resolve
+
+    plan = resolve(task_name, variant)
+    splits = plan.task.load_with(plan.spec, data_dir=data_dir)
+    model, train_data, val_data = build_and_compile(plan, splits, None)
+    return plan, splits, model, train_data, val_data
+
+
 def zoo_recipe(task_name: str, metric: str, figure, variant: str | None = None):
-    import keras
-
-    from zoo.registry import get_task
-    from zoo.core import compile_model, feed, steps, validation_data
-
-    variant = variant or TARGETS[task_name][0]
-    task = get_task(task_name)
-    spec = task.variants[variant]
-    splits = task.load_for(variant)
-    keras.utils.set_random_seed(0)
-    model = compile_model(spec.build(splits), spec.recipe, steps(splits.x_train, spec.recipe.batch_size))
-    return spec.recipe.epochs, clocked_fit(
-        model, splits, metric, figure, spec.recipe.epochs, spec.recipe.callbacks(),
-        **feed(splits.x_train, splits.y_train, spec.recipe.batch_size, shuffle=True),
-        validation_data=validation_data(splits.x_val, splits.y_val))
+    plan, splits, model, train_data, val_data = zoo_setup(task_name, variant or TARGETS[task_name][0])
+    return plan.epochs, clocked_fit(model, splits, metric, figure, plan.epochs, plan.recipe.callbacks(),
+                                    **train_data, validation_data=val_data)
 
 
 def keras_io_convnet():
@@ -158,7 +159,10 @@ def race_cats_dogs() -> list[str]:
 
 
 def main():
+    from zoo.core import machine
+
     tasks = sys.argv[1:] or [*TARGETS, "mnist-keras-io", "cats_dogs-race"]
+    print(f"machine: {machine()}")
     print("| task | variant | figure | time to reach it here | seed's seconds | ratio |")
     print("|---|---|---|---|---|---|")
     for task in tasks:

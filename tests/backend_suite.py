@@ -11,7 +11,6 @@ under another backend and write its predictions of ``NAME.inputs.npz`` to
 
 from __future__ import annotations
 
-import functools
 import inspect
 import json
 import sys
@@ -28,7 +27,8 @@ from data_prep.errors import ZooError  # noqa: E402
 from data_prep.splits import take  # noqa: E402
 from zoo.evaluate import load_model  # noqa: E402
 from zoo.registry import get_task, list_tasks  # noqa: E402
-from zoo.training import compile_model, feed, steps, validation_data  # noqa: E402
+from zoo.core import feed  # noqa: E402
+from zoo.training import build_and_compile, resolve  # noqa: E402
 
 SLICE = 64
 # Builders that take an image size (cats_dogs) build at this one: compiling their train step at
@@ -50,15 +50,12 @@ def op_by_op_on_jax(model) -> bool:
 
 
 def round_trip(task, variant, data_dir, tmp: Path) -> str:
-    spec = task.variants[variant]
     splits = small(task.load_for(variant, data_dir=data_dir))
-    keras.utils.set_random_seed(0)
-    build = spec.build
-    if "size" in inspect.signature(build).parameters:  # cats_dogs: the same layers on smaller images
-        build = functools.partial(build, size=IMAGE_SIZE)
-    model = compile_model(build(splits), spec.recipe, steps(splits.x_train, 16), 1)
-    model.fit(**feed(splits.x_train, splits.y_train, 16, shuffle=True),
-              validation_data=validation_data(splits.x_val, splits.y_val), epochs=1, verbose=0)
+    sized = "size" in inspect.signature(task.variants[variant].build).parameters
+    # Set up as zoo.fit sets it up; cats_dogs: the same layers on smaller images.
+    plan = resolve(task.name, variant, epochs=1, batch_size=16, build_overrides={"size": IMAGE_SIZE} if sized else None)
+    model, train_data, val_data = build_and_compile(plan, splits, None)
+    model.fit(**train_data, validation_data=val_data, epochs=1, verbose=0)
     if op_by_op_on_jax(model):
         return "error: on JAX Keras would train it op by op, not compiled with XLA (jit_compile False)"
     x = feed(take(splits.x_test, slice(0, 4)), None, 4)["x"]

@@ -27,3 +27,60 @@ def traces_of_a_fit(example: bool) -> int:
 def test_the_train_step_is_traced_once_when_compile_builds_the_optimizer_and_metrics():
     assert traces_of_a_fit(example=False) == 2  # Keras alone: variables made in the first trace -> traced again
     assert traces_of_a_fit(example=True) == 1
+
+
+def train_step_traces(model, fit) -> int:
+    """How many times ``fit()`` traces ``model``'s train step."""
+    traced = []
+    train_step = model.train_step
+    model.train_step = lambda batch: traced.append(1) or train_step(batch)  # runs only when traced
+    fit()
+    return len(traced)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the double trace is TensorFlow's")
+def test_the_race_benchmark_sets_up_its_fit_as_zoo_fit_does_and_traces_once(mnist_dir):
+    """benchmarks/time_to_accuracy.py times zoo.fit's own set-up (issue 48: a copy of it without the
+    training state retraced and stalled 40 s at epoch 2 on the real data), so one trace, over epochs."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_accuracy.py"
+    spec = importlib.util.spec_from_file_location("time_to_accuracy", path)
+    race = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(race)
+    plan, splits, model, train_data, val_data = race.zoo_setup("mnist", "default", data_dir=mnist_dir)
+    small = {**train_data, "x": train_data["x"][:512], "y": train_data["y"][:512]}
+    assert train_step_traces(model, lambda: model.fit(**small, validation_data=val_data, epochs=3, verbose=0)) == 1
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the double trace is TensorFlow's")
+@pytest.mark.parametrize("benchmark", ["step_time", "cats_dogs_profile"])
+def test_the_step_benchmarks_build_the_training_state_before_timing(benchmark, monkeypatch):
+    """The step-time benchmarks compile their own models (steps_per_execution, raw trunks): they build the
+    training state as zoo.fit does, so their timed epochs hold no second trace."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{benchmark}.py"
+    spec = importlib.util.spec_from_file_location(benchmark, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    traced = []
+    real_fit = keras.Model.fit
+
+    def counting_fit(model, *args, **kwargs):  # count the traces of every fit the benchmark runs
+        if not hasattr(model, "_counted"):
+            model._counted, train_step = True, model.train_step
+            model.train_step = lambda batch: traced.append(1) or train_step(batch)
+        return real_fit(model, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", counting_fit)
+    if benchmark == "step_time":
+        module.keras_step_ms("usps", "seed002", (16, 16, 1), 10, 16, steps=4, epochs=2)
+    else:
+        module.images_per_second(lambda: keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(4, 3),
+                                                           keras.layers.GlobalAveragePooling2D(),
+                                                           keras.layers.Dense(1, activation="sigmoid")]),
+                                 steps=3, batch_size=8, size=32)
+    assert len(traced) == 1

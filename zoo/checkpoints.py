@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from data_prep.errors import ZooError
 from zoo.artifacts import atomic_path
 
 
@@ -27,8 +28,10 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     """``BackupAndRestore`` (resume an interrupted ``fit`` at its last finished epoch)
     with one folder per checkpoint, renamed into place when complete."""
 
-    def __init__(self, backup_dir):
+    def __init__(self, backup_dir, keep: int = 1):
         super().__init__(str(backup_dir), save_freq="epoch", delete_checkpoint=True)
+        self.keep = keep  # the newest checkpoints kept (2 when processes must agree on an epoch)
+        self.restore_epoch = None  # the epoch to resume from (None: the newest)
 
     def _checkpoints(self) -> list[Path]:
         return sorted(Path(self.backup_dir).glob("epoch-[0-9]*"))
@@ -47,20 +50,23 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         target = backup / f"epoch-{self._current_epoch:05d}"
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
-        for old in self._checkpoints():
-            if old != target:
-                shutil.rmtree(old, ignore_errors=True)
+        for old in self._checkpoints()[:-self.keep]:
+            shutil.rmtree(old, ignore_errors=True)
 
     def _load_model(self):
         backup = Path(self.backup_dir)
         for stale in backup.glob(".incomplete-*"):  # a kill in the middle of a save
             shutil.rmtree(stale, ignore_errors=True)
-        epoch = self.latest_epoch()
+        epoch = self.latest_epoch() if self.restore_epoch is None else self.restore_epoch
         if not epoch:
             return
+        checkpoint = backup / f"epoch-{epoch:05d}"
+        if not (checkpoint / "state.json").is_file():
+            raise ZooError(f"the processes agreed to resume at epoch {epoch + 1}, but {backup} has no checkpoint of "
+                           "it: remove the .work folder on every machine to start the fit again")
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(str(self._checkpoints()[-1] / "model.weights.h5"))
+        self.model.load_weights(str(checkpoint / "model.weights.h5"))
         self.model._initial_epoch = epoch  # what keras' own callback sets
         print(f"resuming at epoch {epoch + 1} from the checkpoint in {backup}")
 

@@ -176,8 +176,23 @@ def environment() -> dict:
     return {
         "keras": keras.__version__, "backend": keras.backend.backend(),
         "backend_version": _backend_version(), "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {_cpu_count()} CPU core(s)", "platform": platform.platform(),
+        "machine": f"{platform.machine()}, {cpu_model()}, {_cpu_count()} CPU core(s)", "platform": platform.platform(),
     }
+
+
+def machine() -> str:
+    """One line naming where a figure was measured: CPU model and cores, backend, versions (benchmarks
+    print it with every table; compare times only between rows of the same line)."""
+    return (f"{cpu_model()}, {_cpu_count()} cores; {keras.backend.backend()} {_backend_version()}, "
+            f"keras {keras.__version__}, Python {platform.python_version()}")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as info:
+            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown CPU"
 
 
 def _backend_version():

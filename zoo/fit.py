@@ -7,6 +7,7 @@ and learning curves (``.curves.png``). ``python -m zoo.fit --list`` shows every 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 
@@ -66,7 +67,12 @@ def main(argv=None) -> int:
         parser().error("--folds must be 0 (no cross-validation) or at least 2")
     if not args.task:
         parser().error("name a task (python -m zoo.fit --list shows them)")
+    from zoo import distribute
     from zoo.training import fit
+
+    if args.distribute and distribute.Cluster.from_environment() and not os.environ.get(distribute.SUPERVISED):
+        # One process of several: run it in a child whose fatal end (a lost peer) becomes one line.
+        return distribute.supervise(["-m", "zoo.fit", *(sys.argv[1:] if argv is None else argv)])
 
     command = "python -m zoo.fit " + shlex.join(sys.argv[1:] if argv is None else argv)
     card = fit(
@@ -75,6 +81,10 @@ def main(argv=None) -> int:
         mixed_precision=args.mixed_precision, jit_compile={"on": True, "off": False}.get(args.jit_compile, "auto"),
         overwrite=args.overwrite, tensorboard=args.tensorboard, distribute=args.distribute,
     )
+    if card.get("shipped_by"):  # process k > 0 of several
+        print(f"process {card['process']}: trained {card['epochs_run']} epochs ({card['fit_seconds']:.1f} s); "
+              f"{card['shipped_by']} ships the model")
+        return 0
     metrics = ", ".join(f"{k} {v:.4f}" for k, v in card["test_metrics"].items())
     print(f"test: {metrics}  ({card['epochs_run']} epochs, {card['fit_seconds']:.1f} s)")
     print(f"saved {card['paths']['model']} (card {card['paths']['card']})")

@@ -24,7 +24,7 @@ def pyplot():
 def plot_curves(log: pd.DataFrame, target, title=""):
     """Loss and each metric, training and validation, against the epoch."""
     plt = pyplot()
-    names = [c for c in log.columns if c not in ("epoch", "learning_rate") and not c.startswith("val_")]
+    names = [c for c in log.columns if c not in ("epoch", "learning_rate", "seconds") and not c.startswith("val_")]
     fig, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5), squeeze=False,
                              layout="constrained")  # keeps the suptitle clear of the axes titles
     for ax, name in zip(axes[0], names):

@@ -71,3 +71,19 @@ def start_backend() -> None:
             if devices > 1:  # before TensorFlow's runtime starts
                 tf.config.set_logical_device_configuration(tf.config.list_physical_devices("CPU")[0],
                                                            [tf.config.LogicalDeviceConfiguration()] * devices)
+    if os.environ.get("ZOO_DISTRIBUTION_SUPERVISED") and keras.backend.backend() == "jax":
+        join_cluster()
+
+
+def join_cluster() -> None:
+    """One process of a fit over several (``zoo.fit --distribute`` under ``zoo.distribute.supervise``):
+    JAX's multi-process runtime must start before any JAX computation, and importing the tasks
+    makes some (their recipes' metrics hold variables), so it starts here."""
+    from data_prep.errors import ZooError
+    from zoo.distribute import Cluster
+
+    try:
+        Cluster.from_environment().join()
+    except ZooError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -65,8 +65,7 @@ def fit(task_name: str, variant: str | None = None, epochs: int | None = None, b
     what each argument does). Rerun after an interruption, it resumes from its last finished epoch."""
     plan = resolve(task_name, variant, spec, epochs, batch_size, seed, folds, recipe_overrides, build_overrides,
                    mixed_precision, jit_compile)
-    paths = artifacts.output_paths(artifacts.check_writable_folder(out_dir), plan.task.name, plan.variant,
-                                   plan.task.default)
+    paths = run_paths(plan, out_dir)
     lock = artifacts.FolderLock(paths["work"].with_name(paths["work"].name + ".lock"), plan.command_name(),
                                 str(out_dir), command)
     distribution = None
@@ -82,7 +81,9 @@ def fit(task_name: str, variant: str | None = None, epochs: int | None = None, b
         cv = cross_validate(plan.spec, splits, plan.folds, plan.epochs, plan.batch_size, plan.seed) if plan.folds else None
         model, train_data, val_data = build_and_compile(plan, splits, distribution)
         work = prepare_work_dir(paths["work"], plan.work_record(distribution))
-        log, seconds = fit_with_checkpoints(model, plan, train_data, val_data, work, verbose, tensorboard)
+        log, seconds = fit_with_checkpoints(model, plan, train_data, val_data, work, verbose, tensorboard, distribution)
+        if distribution and not distribution.is_chief:  # process 0 ships the model
+            return leave_to_the_chief(plan, distribution, log, seconds, paths)
         if distribution:  # what is evaluated and saved is the model as it loads anywhere
             model = engines.gathered(model, work)
         card = fit_card(plan, model, splits, log, seconds, command, distribution, cv)
@@ -149,9 +150,23 @@ class Plan:
         }
 
 
-def resolve(task_name, variant, spec, epochs, batch_size, seed, folds, recipe_overrides, build_overrides,
-            mixed_precision, jit_compile) -> Plan:
-    """The task and its variant (or the unregistered ``spec``), with the overrides applied."""
+def run_paths(plan: Plan, out_dir) -> dict:
+    """Where the fit writes (``artifacts.output_paths``). Process k > 0 of a fit over several
+    processes keeps its own work folder (its checkpoints and history, for resuming) and writes
+    nothing else: process 0 ships the model."""
+    paths = artifacts.output_paths(artifacts.check_writable_folder(out_dir), plan.task.name, plan.variant,
+                                   plan.task.default)
+    process = engines.process_id()
+    if process:
+        paths["work"] = paths["work"].with_name(f"{paths['work'].name}.process{process}")
+    return paths
+
+
+def resolve(task_name: str, variant: str | None = None, spec: Variant | None = None, epochs: int | None = None,
+            batch_size: int | None = None, seed: int = 0, folds: int | None = None, recipe_overrides: dict | None = None,
+            build_overrides: dict | None = None, mixed_precision: str | None = None, jit_compile="auto") -> Plan:
+    """The task and its variant (or the unregistered ``spec``), with the overrides applied. With
+    :func:`build_and_compile`, what anything that trains a zoo recipe (benchmarks included) sets up."""
     task = get_task(task_name)
     unregistered = spec is not None
     variant, spec = (variant, spec) if unregistered else task.variant(variant)
@@ -173,24 +188,29 @@ def build_and_compile(plan: Plan, splits, distribution) -> tuple:
     if distribution:
         x_train, y_train = distribution.even("train", x_train, y_train)
         x_val, y_val = distribution.even("validation", x_val, y_val)
-    train_data = feed(x_train, y_train, plan.batch_size, shuffle=True, seed=plan.seed)
+    batch_size = distribution.batch_size(plan.batch_size) if distribution else plan.batch_size  # this process' share
+    train_data = feed(x_train, y_train, batch_size, shuffle=True, seed=plan.seed)
     with dtype_policy(plan.mixed_precision), distribution.scope() if distribution else contextlib.nullcontext():
         model = plan.spec.build(splits)
-        compile_model(model, plan.recipe, steps(x_train, plan.batch_size), plan.epochs, plan.jit_compile,
+        compile_model(model, plan.recipe, steps(x_train, batch_size), plan.epochs, plan.jit_compile,
                       example=train_data)
     return model, train_data, validation_data(x_val, y_val)
 
 
-def fit_with_checkpoints(model, plan: Plan, train_data: dict, val_data, work: Path, verbose, tensorboard):
+def fit_with_checkpoints(model, plan: Plan, train_data: dict, val_data, work: Path, verbose, tensorboard,
+                         distribution=None):
     """``model.fit`` with the recipe's callbacks, checkpointed in ``work`` (resumed from it when a
-    checkpoint is there); returns the history of every epoch, resumed ones included, and the seconds."""
+    checkpoint is there; over several processes, from the newest epoch they all have); returns the
+    history of every epoch, resumed ones included, and the seconds."""
     recipe = plan.recipe
     history_log = work / "history.csv"
     # Order matters at an epoch's end: history row, best weights, then the checkpoint,
     # so that a kill in between leaves the history ahead (trimmed on resume), never behind.
-    backup = AtomicBackupAndRestore(work / "backup")
-    trim_history(history_log, backup.latest_epoch())
-    callbacks = [keras.callbacks.TerminateOnNaN(), *recipe.callbacks(),
+    several = distribution is not None and distribution.processes > 1
+    backup = AtomicBackupAndRestore(work / "backup", keep=2 if several else 1)
+    backup.restore_epoch = distribution.agreed_epoch(backup.latest_epoch()) if several else None
+    trim_history(history_log, backup.latest_epoch() if backup.restore_epoch is None else backup.restore_epoch)
+    callbacks = [EpochSeconds(), keras.callbacks.TerminateOnNaN(), *recipe.callbacks(),
                  keras.callbacks.CSVLogger(str(history_log), append=True)]
     if tensorboard:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(tensorboard)))
@@ -199,10 +219,32 @@ def fit_with_checkpoints(model, plan: Plan, train_data: dict, val_data, work: Pa
                                          _best_so_far(history_log, recipe)))
     callbacks.append(backup)
     start = time.perf_counter()
-    history = model.fit(**train_data, validation_data=val_data, epochs=plan.epochs, callbacks=callbacks,
-                        verbose=verbose, validation_freq=validation_epochs(recipe.validation_freq, plan.epochs))
+    with distribution.watch() if several else contextlib.nullcontext():
+        history = model.fit(**train_data, validation_data=val_data, epochs=plan.epochs, callbacks=callbacks,
+                            verbose=verbose, validation_freq=validation_epochs(recipe.validation_freq, plan.epochs))
     seconds = time.perf_counter() - start
     return (pd.read_csv(history_log) if history_log.exists() else pd.DataFrame(history.history)), seconds
+
+
+def leave_to_the_chief(plan: Plan, distribution, log: pd.DataFrame, seconds: float, paths: dict) -> dict:
+    """Process k > 0 of a fit over several processes, once trained: nothing to ship (process 0 does),
+    its checkpoints no longer needed."""
+    shutil.rmtree(paths["work"], ignore_errors=True)
+    return {"task": plan.task.name, "variant": plan.variant, "status": "ok", "epochs_run": len(log),
+            "fit_seconds": round(seconds, 2), "process": distribution.cluster.process_id,
+            "distribution": distribution.card(plan.batch_size), "shipped_by": "process 0", "paths": {}}
+
+
+class EpochSeconds(keras.callbacks.Callback):
+    """``seconds`` in each epoch's logs (so in history.csv): its wall time, validation included, so
+    that a stall shows in every fit's history. First in the callbacks, so the CSV logger sees it."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = round(time.perf_counter() - self.start, 3)
 
 
 def fit_card(plan: Plan, model, splits, log, seconds, command, distribution, cv) -> dict:
