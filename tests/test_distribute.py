@@ -173,7 +173,7 @@ def test_two_processes_on_loopback_train_one_model_like_one_process(tmp_path):
 def test_a_killed_process_stops_its_peer_within_a_minute_and_a_rerun_resumes(tmp_path):
     import time
 
-    epochs, port = 30, free_port()
+    epochs, port = 12, free_port()
     processes = start_processes(tmp_path, port, epochs)
     history = tmp_path / ".work" / "two_spirals" / "history.csv"
     wait_for(lambda: history.exists() and len(history.read_text().splitlines()) > 3, processes[0], timeout=180)
