@@ -100,6 +100,11 @@ class Cluster:
 
         if jax.distributed.is_initialized():  # joined at start-up (zoo.startup.join_cluster)
             return
+        from jax._src import xla_bridge
+
+        if xla_bridge.backends_are_initialized():  # e.g. zoo.training.fit called from Python after import zoo
+            raise ZooError("training across processes must join JAX's runtime before any JAX computation, and "
+                           "importing the zoo makes some: start it with python -m zoo.fit TASK --distribute")
         # Without gloo, JAX runs no collective across processes on CPUs (GPUs have their own).
         jax.config.update("jax_cpu_collectives_implementation", "gloo")
         jax.distributed.initialize(coordinator_address=self.coordinator, num_processes=self.processes,
