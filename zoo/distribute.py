@@ -117,10 +117,9 @@ class Cluster:
 
     def gather(self, value: int) -> list[int]:
         """``value`` of every process, in process order (a collective: every process calls it)."""
-        import numpy
         from jax.experimental import multihost_utils
 
-        return [int(v) for v in numpy.asarray(multihost_utils.process_allgather(numpy.int32(value)))]
+        return [int(v) for v in np.asarray(multihost_utils.process_allgather(np.int32(value)))]
 
 
 @dataclass

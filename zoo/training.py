@@ -65,7 +65,7 @@ def fit(task_name: str, variant: str | None = None, epochs: int | None = None, b
     what each argument does). Rerun after an interruption, it resumes from its last finished epoch."""
     plan = resolve(task_name, variant, spec, epochs, batch_size, seed, folds, recipe_overrides, build_overrides,
                    mixed_precision, jit_compile)
-    paths = run_paths(plan, out_dir)
+    paths = run_paths(plan, out_dir, distribute)
     lock = artifacts.FolderLock(paths["work"].with_name(paths["work"].name + ".lock"), plan.command_name(),
                                 str(out_dir), command)
     distribution = None
@@ -150,13 +150,13 @@ class Plan:
         }
 
 
-def run_paths(plan: Plan, out_dir) -> dict:
+def run_paths(plan: Plan, out_dir, distribute: bool = False) -> dict:
     """Where the fit writes (``artifacts.output_paths``). Process k > 0 of a fit over several
     processes keeps its own work folder (its checkpoints and history, for resuming) and writes
     nothing else: process 0 ships the model."""
     paths = artifacts.output_paths(artifacts.check_writable_folder(out_dir), plan.task.name, plan.variant,
                                    plan.task.default)
-    process = engines.process_id()
+    process = engines.process_id() if distribute else 0  # the cluster's variables mean nothing without it
     if process:
         paths["work"] = paths["work"].with_name(f"{paths['work'].name}.process{process}")
     return paths
