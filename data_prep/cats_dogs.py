@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from data_prep.errors import ZooError
 from data_prep.locate import RemoteFile, search_roots
+from data_prep.pipelines import without_autotune
 from data_prep.splits import Splits, split_three
 
 CLASSES = ("cat", "dog")
@@ -167,7 +168,7 @@ class ImageFiles:
             data = data.apply(tf.data.experimental.assert_cardinality(count))
         if shuffle:
             data = data.shuffle(len(self), seed=seed, reshuffle_each_iteration=True)
-        return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        return without_autotune(data.batch(batch_size).prefetch(tf.data.AUTOTUNE))  # data_prep.pipelines says why
 
 
 def image_files(root, size: int = TRAINING_SIZE) -> tuple[ImageFiles, np.ndarray]:

@@ -19,6 +19,7 @@ from pathlib import Path
 import keras
 
 from data_prep.errors import ZooError
+from data_prep.pipelines import array_pipeline, without_autotune
 from data_prep.splits import length, take
 from zoo.layers import allow_xla_on_jax
 
@@ -93,24 +94,33 @@ warnings.filterwarnings("ignore", message="Your input ran out of data")
 
 
 def feed(x, y, batch_size=256, shuffle=False, seed=0) -> dict:
-    """The data keyword arguments of ``fit`` / ``evaluate``: NumPy arrays as they are;
-    inputs with string columns (categorical features) as a batched tf.data pipeline,
-    since Keras' array adapter refuses string arrays (TensorFlow backend only).
-    ``shuffle=True`` (for ``fit`` only): arrays are shuffled by ``fit``, pipelines shuffle themselves."""
+    """The data keyword arguments of ``fit`` / ``evaluate`` (``y=None``: ``predict``'s inputs).
+
+    On TensorFlow, labelled data goes in as a tf.data pipeline without autotuning
+    (:mod:`data_prep.pipelines`: its thread stalled fits up to a minute at an epoch's start):
+    NumPy arrays as the same batches Keras would make of them; inputs with string columns
+    (categorical features, which Keras' array adapter refuses) sliced, batched, prefetched;
+    files that build their own pipeline (``data_prep.cats_dogs.ImageFiles``) as they build it.
+    Other backends read NumPy arrays directly (no tf.data). ``shuffle=True`` (for ``fit``
+    only): a new order every epoch, from the seed."""
     if hasattr(x, "dataset"):  # files that build their own input pipeline (data_prep.cats_dogs.ImageFiles)
         return {"x": x.dataset(y, batch_size, shuffle=shuffle, seed=seed), "batch_size": None,
                 **({"shuffle": False} if shuffle else {})}
-    if not _has_strings(x):
-        return {"x": x, "y": y, "batch_size": batch_size, **({"shuffle": True} if shuffle else {})}
-    if keras.backend.backend() != "tensorflow":
+    tensorflow = keras.backend.backend() == "tensorflow"
+    if _has_strings(x) and not tensorflow:
         raise ZooError("string (categorical) inputs need the TensorFlow backend; use a numeric-only variant")
+    if not tensorflow or (y is None and not _has_strings(x)):
+        return {"x": x, "y": y, "batch_size": batch_size, **({"shuffle": True} if shuffle else {})}
+    if not _has_strings(x):
+        return {"x": array_pipeline(x, y, batch_size, shuffle), "batch_size": None,
+                **({"shuffle": False} if shuffle else {})}
     import tensorflow as tf
 
     x = {k: v.astype(str) if v.dtype.kind in "OUS" else v for k, v in x.items()}
-    data = tf.data.Dataset.from_tensor_slices((x, y))
+    data = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     if shuffle:
-        data = data.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
-    return {"x": data.batch(batch_size).prefetch(tf.data.AUTOTUNE), "batch_size": None,
+        data = data.shuffle(length(x), seed=seed, reshuffle_each_iteration=True)
+    return {"x": without_autotune(data.batch(batch_size).prefetch(tf.data.AUTOTUNE)), "batch_size": None,
             **({"shuffle": False} if shuffle else {})}
 
 
