@@ -77,8 +77,8 @@ def clocked_fit(model, splits, metric: str, figures, epochs: int, callbacks=(), 
 def zoo_setup(task_name: str, variant: str, data_dir=None):
     """(plan, splits, model, training data, validation data) as ``zoo.fit`` sets them up, through the
     same functions (:func:`zoo.training.resolve`, :func:`zoo.training.build_and_compile`): a race times
-    the path users take, never a copy of it that could drift (issue 48: a copy without the training
-    state stalled 40 s at epoch 2)."""
+    the path users take, never a copy of it that could drift (issue 48: a copy compiled without the
+    training state, fed the arrays with tf.data's autotuning on)."""
     from zoo.training import build_and_compile, resolve
 
     plan = resolve(task_name, variant)

@@ -40,8 +40,8 @@ def train_step_traces(model, fit) -> int:
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the double trace is TensorFlow's")
 def test_the_race_benchmark_sets_up_its_fit_as_zoo_fit_does_and_traces_once(mnist_dir):
-    """benchmarks/time_to_accuracy.py times zoo.fit's own set-up (issue 48: a copy of it without the
-    training state retraced and stalled 40 s at epoch 2 on the real data), so one trace, over epochs."""
+    """benchmarks/time_to_accuracy.py times zoo.fit's own set-up (issue 48: its former copy compiled
+    without the training state, so its train step was traced twice), so one trace, over epochs."""
     import importlib.util
     from pathlib import Path
 
