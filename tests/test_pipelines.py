@@ -36,11 +36,11 @@ def test_fed_arrays_train_exactly_as_keras_fed_the_arrays_themselves():
     """The same batches in the same order, reshuffled each epoch: the weights after 3 epochs agree
     to the bit, so shipped recipes train as they did before the pipeline."""
     x, y = spirals_like()
-    by_keras = trained_weights(dict(x=x, y=y, batch_size=16, shuffle=True))
+    by_keras = trained_weights({"x": x, "y": y, "batch_size": 16, "shuffle": True})
     by_feed = trained_weights(feed(x, y, 16, shuffle=True))
     for a, b in zip(by_keras, by_feed):
         np.testing.assert_array_equal(a, b)
-    unshuffled = trained_weights(dict(x=x, y=y, batch_size=16, shuffle=False))
+    unshuffled = trained_weights({"x": x, "y": y, "batch_size": 16, "shuffle": False})
     assert any(not np.array_equal(a, b) for a, b in zip(by_feed, unshuffled))  # shuffling did something
 
 
