@@ -12,7 +12,6 @@ prints each epoch's seconds and validation accuracy; the test split is never rea
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -22,15 +21,11 @@ def main():
     import keras
 
     from zoo.core import machine
-    from zoo.training import build_and_compile, resolve
+    from zoo.training import EpochSeconds, build_and_compile, resolve
 
-    class Seconds(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.start = time.perf_counter()
-
-        def on_epoch_end(self, epoch, logs=None):
-            print(f"  epoch {epoch + 1}: {time.perf_counter() - self.start:.1f} s, "
-                  f"validation accuracy {logs['val_accuracy']:.4f}, loss {logs['val_loss']:.4f}", flush=True)
+    report = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: print(
+        f"  epoch {epoch + 1}: {logs['seconds']:.1f} s, validation accuracy {logs['val_accuracy']:.4f}, "
+        f"loss {logs['val_loss']:.4f}", flush=True))
 
     print(f"machine: {machine()}")
     splits = None
@@ -41,7 +36,7 @@ def main():
         splits = splits or plan.task.load_with(plan.spec)
         model, train_data, val_data = build_and_compile(plan, splits, None)
         print(f"batch {batch}, rate {rate}, a cycle of {epochs} epoch(s)", flush=True)
-        model.fit(**train_data, validation_data=val_data, epochs=int(epochs), verbose=0, callbacks=[Seconds()])
+        model.fit(**train_data, validation_data=val_data, epochs=int(epochs), verbose=0, callbacks=[EpochSeconds(), report])
 
 
 if __name__ == "__main__":

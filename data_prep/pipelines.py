@@ -5,7 +5,7 @@ thread that re-tunes the pipeline on a period that doubles up to a minute. Delet
 waits until that thread's current wait ends. Keras makes a new iterator each epoch and drops the
 old one at the next epoch's first step and at the end of ``fit``. So a fit whose epochs last tens
 of seconds sat idle for 0 to 60 s there, with the CPU unused. Measured here on the mnist default:
-38-40 s at the start of epoch 2 or at the end of the fit, and none with autotuning off
+about 37 s at the start of epoch 2, or 40 s at the end of the fit, and none with autotuning off
 (``benchmarks/iterator_stall.py``). The zoo's pipelines are simple (a gather per batch, a parallel
 decode): fixed parallelism (one call per core) and a prefetch buffer feed them as fast.
 """

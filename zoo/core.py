@@ -104,24 +104,26 @@ def feed(x, y, batch_size=256, shuffle=False, seed=0) -> dict:
     Other backends read NumPy arrays directly (no tf.data). ``shuffle=True`` (for ``fit``
     only): a new order every epoch, from the seed."""
     if hasattr(x, "dataset"):  # files that build their own input pipeline (data_prep.cats_dogs.ImageFiles)
-        return {"x": x.dataset(y, batch_size, shuffle=shuffle, seed=seed), "batch_size": None,
-                **({"shuffle": False} if shuffle else {})}
-    tensorflow = keras.backend.backend() == "tensorflow"
-    if _has_strings(x) and not tensorflow:
+        return _pipeline(x.dataset(y, batch_size, shuffle=shuffle, seed=seed), shuffle)
+    strings, tensorflow = _has_strings(x), keras.backend.backend() == "tensorflow"
+    if strings and not tensorflow:
         raise ZooError("string (categorical) inputs need the TensorFlow backend; use a numeric-only variant")
-    if not tensorflow or (y is None and not _has_strings(x)):
+    if not tensorflow or (y is None and not strings):
         return {"x": x, "y": y, "batch_size": batch_size, **({"shuffle": True} if shuffle else {})}
-    if not _has_strings(x):
-        return {"x": array_pipeline(x, y, batch_size, shuffle), "batch_size": None,
-                **({"shuffle": False} if shuffle else {})}
+    if not strings:
+        return _pipeline(array_pipeline(x, y, batch_size, shuffle), shuffle)
     import tensorflow as tf
 
     x = {k: v.astype(str) if v.dtype.kind in "OUS" else v for k, v in x.items()}
     data = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     if shuffle:
         data = data.shuffle(length(x), seed=seed, reshuffle_each_iteration=True)
-    return {"x": without_autotune(data.batch(batch_size).prefetch(tf.data.AUTOTUNE)), "batch_size": None,
-            **({"shuffle": False} if shuffle else {})}
+    return _pipeline(without_autotune(data.batch(batch_size).prefetch(tf.data.AUTOTUNE)), shuffle)
+
+
+def _pipeline(dataset, shuffle: bool) -> dict:
+    """``fit``'s keywords for a batched pipeline: it shuffles itself, so ``fit`` must not ask to."""
+    return {"x": dataset, "batch_size": None, **({"shuffle": False} if shuffle else {})}
 
 
 def validation_data(x, y):
