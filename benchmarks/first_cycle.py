@@ -1,12 +1,16 @@
 """Validation accuracy of the mnist default at the end of a first cosine cycle, for other batches,
 rates and cycle lengths (issue 48: a shorter or cheaper way to keras-io's 99.22%, chosen on validation).
 
-    ZOO_DATA_DIR=../shared/data python benchmarks/first_cycle.py BATCH,RATE,EPOCHS [...]
+    ZOO_DATA_DIR=../shared/data python benchmarks/first_cycle.py BATCH,RATE,EPOCHS[,KEY=VALUE...] [...]
     e.g. 128,2e-3,2 (the default's first cycle)  64,3e-3,1  256,4e-3,2
+         128,2e-3,2,policy=mixed_bfloat16  128,2e-3,2,seed=1,without_batch_norm=block1a+block1b (keywords of mnist_default)
 
-Each candidate is fitted for its cycle's epochs only, through ``zoo.fit``'s set-up (with ``epochs``
-equal to the cycle, the rate falls to 0 at its end, as the 30-epoch recipe's first cycle does). It
-prints each epoch's seconds and validation accuracy; the test split is never read.
+Each candidate is set up as ``zoo.fit`` sets up the default's 30-epoch recipe, with its first cosine
+cycle (``restart_epochs``) made EPOCHS long, and fitted for that cycle only: the schedule, dtype
+policy (the recipe's, unless ``policy=`` names one) and batches are those of the real fit, so a
+candidate's last line is the real fit's validation after its first cycle (until stop 51 the cycle was
+a plain cosine over EPOCHS, whose end differs from the recipe's by a few images). It prints each
+epoch's seconds and validation accuracy; the test split is never read.
 """
 
 from __future__ import annotations
@@ -30,12 +34,18 @@ def main():
     print(f"machine: {machine()}")
     splits = None
     for candidate in sys.argv[1:] or ["128,2e-3,2"]:
-        batch, rate, epochs = candidate.split(",")
-        plan = resolve("mnist", "default", epochs=int(epochs), batch_size=int(batch),
-                       recipe_overrides={"learning_rate": float(rate)})
+        batch, rate, epochs, *extras = candidate.split(",")
+        build = dict(e.split("=") for e in extras)
+        if "without_batch_norm" in build:
+            build["without_batch_norm"] = tuple(build["without_batch_norm"].split("+"))
+        policy, seed = build.pop("policy", None), int(build.pop("seed", 0))
+        plan = resolve("mnist", "default", batch_size=int(batch), seed=seed, build_overrides=build,
+                       recipe_overrides={"learning_rate": float(rate), "restart_epochs": int(epochs)},
+                       mixed_precision=policy)
         splits = splits or plan.task.load_with(plan.spec)
         model, train_data, val_data = build_and_compile(plan, splits, None)
-        print(f"batch {batch}, rate {rate}, a cycle of {epochs} epoch(s)", flush=True)
+        print(f"batch {batch}, rate {rate}, a cycle of {epochs} epoch(s), {plan.mixed_precision or 'float32'}",
+              *extras, flush=True)
         model.fit(**train_data, validation_data=val_data, epochs=int(epochs), verbose=0, callbacks=[EpochSeconds(), report])
 
 

@@ -167,12 +167,11 @@ def test_mixed_precision_and_jit_compile_train_save_and_reload(tmp_path, capsys)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = keras.saving.load_model(tmp_path / "two_spirals.keras")
-    # the loss-scaled optimizer comes back with its state (Keras' own wrap was saved unwrapped)
     assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
-    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    # trained in float16, shipped computing in float32 (zoo.core.float32_model): it answers alike anywhere
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    assert dense and all(layer.dtype_policy.name == "mixed_float16" for layer in dense)
-    assert dense[0].compute_dtype == "float16" and dense[0].kernel.dtype == "float32"
+    assert dense and all(layer.dtype_policy.name == "float32" for layer in dense)
+    assert dense[0].compute_dtype == "float32" and dense[0].kernel.dtype == "float32"
     assert np.all(np.isfinite(np.asarray(model.predict(np.zeros((4, 2), "float32"), verbose=0), dtype=float)))
     assert 0.0 <= card["test_metrics"]["accuracy"] <= 1.0
 

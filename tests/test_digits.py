@@ -271,3 +271,18 @@ def test_mnist_default_restarts_its_cosine_after_two_epochs_and_ends_at_zero():
     assert isinstance(recipe.rate(10, epochs=2), keras.optimizers.schedules.CosineDecay)
     with pytest.raises(ValueError, match="not both"):
         dataclasses.replace(recipe, warmup_epochs=1).rate(10)
+
+
+def test_mnist_default_trains_in_bfloat16_by_rule_and_can_drop_batch_norm_where_asked():
+    from zoo.core import NATIVE_BFLOAT16
+    from zoo.tasks.mnist import mnist_default
+
+    task = get_task("mnist")
+    assert task.variants["default"].recipe.mixed_precision == NATIVE_BFLOAT16
+    assert task.variants["pdcnn"].recipe.mixed_precision is None  # its shipped model's recipe, in float32
+    assert task.variants["default"].recipe.describe()["mixed_precision"] == NATIVE_BFLOAT16  # so in the card
+    full, lighter = mnist_default(), mnist_default(without_batch_norm=("block1a", "block1b"))
+    names = {layer.name for layer in lighter.layers}
+    assert "block1a_bn" not in names and "block1b_bn" not in names and "block1_down_bn" in names
+    assert lighter.get_layer("block1a_conv").use_bias and not full.get_layer("block1a_conv").use_bias
+    assert full.count_params() - lighter.count_params() == 2 * 32 * 4 - 2 * 32  # two norms out, two biases in

@@ -84,3 +84,37 @@ def test_the_step_benchmarks_build_the_training_state_before_timing(benchmark, m
                                                            keras.layers.Dense(1, activation="sigmoid")]),
                                  steps=3, batch_size=8, size=32)
     assert len(traced) == 1
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the rule picks bfloat16 on TensorFlow only")
+def test_native_bfloat16_means_mixed_bfloat16_only_where_the_cpu_has_it(monkeypatch):
+    from zoo import core
+
+    monkeypatch.setattr(core, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert core.training_policy(core.NATIVE_BFLOAT16) == "mixed_bfloat16"
+    monkeypatch.setattr(core, "cpu_flags", lambda: {"avx512f", "amx_bf16"})
+    assert core.training_policy(core.NATIVE_BFLOAT16) == "mixed_bfloat16"
+    monkeypatch.setattr(core, "cpu_flags", lambda: {"avx2", "avx512f"})  # emulated bfloat16: float32 is faster
+    assert core.training_policy(core.NATIVE_BFLOAT16) is None
+    assert core.training_policy("mixed_float16") == "mixed_float16" and core.training_policy(None) is None
+
+
+def test_a_mixed_precision_model_ships_as_the_same_weights_computing_in_float32():
+    from zoo.core import dtype_policy, float32_model
+
+    spec = get_task("mnist").variants["default"]
+    keras.utils.set_random_seed(0)
+    with dtype_policy("mixed_bfloat16"):
+        model = spec.build(None)
+        compile_model(model, spec.recipe, 4, 1)
+    images, labels = np.random.default_rng(0).integers(0, 256, (64, 28, 28)).astype("uint8"), np.arange(64) % 10
+    model.fit(images, labels, batch_size=16, epochs=1, verbose=0)
+    shipped = float32_model(model)
+    assert {layer.dtype_policy.name for layer in shipped.layers} == {"float32"}
+    assert {layer.dtype_policy.name for layer in model.layers} == {"mixed_bfloat16"}  # the trained one is untouched
+    assert all(np.array_equal(a, b) for a, b in zip(shipped.get_weights(), model.get_weights()))
+    assert shipped.predict(images, verbose=0).dtype == np.float32
+    np.testing.assert_allclose(shipped.predict(images, verbose=0), model.predict(images, verbose=0).astype("float32"),
+                               atol=0.03)  # bfloat16 keeps 8 bits of mantissa
+    assert "accuracy" in shipped.evaluate(images, labels, verbose=0, return_dict=True)  # compiled as trained
+    assert float32_model(shipped) is shipped

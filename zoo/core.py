@@ -79,6 +79,49 @@ def dtype_policy(name: str | None):
         keras.config.set_dtype_policy(previous)
 
 
+# A recipe's precision rule (``Recipe.mixed_precision``): mixed_bfloat16 where the machine computes
+# bfloat16 natively, float32 elsewhere (emulated bfloat16 would be slower than float32).
+NATIVE_BFLOAT16 = "native_bfloat16"
+
+
+def training_policy(name: str | None) -> str | None:
+    """The Keras dtype policy a fit trains under (``None``: the global one, float32), for a policy
+    name or the rule ``native_bfloat16``: mixed_bfloat16 on TensorFlow on a CPU with AVX512_BF16 or
+    AMX-BF16 (oneDNN's bfloat16 kernels) and no GPU; measured there only (benchmarks/RESULTS.md)."""
+    if name != NATIVE_BFLOAT16:
+        return name
+    return "mixed_bfloat16" if native_bfloat16() else None
+
+
+def native_bfloat16() -> bool:
+    if keras.backend.backend() != "tensorflow" or not {"avx512_bf16", "amx_bf16"} & cpu_flags():
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_physical_devices("GPU")
+
+
+def float32_model(model):
+    """``model`` as the zoo ships and tests it: trained under a mixed dtype policy, the same weights in
+    the same layers computing in float32, so that it answers alike on every machine and exports (ONNX
+    runtimes refuse the mixed graph), compiled as ``model`` was. A float32 model is returned as it is."""
+    if not any(layer.dtype_policy.name.startswith("mixed_") for layer in [model, *model.layers]):
+        return model
+    copy = keras.saving.deserialize_keras_object(_float32_policies(keras.saving.serialize_keras_object(model)))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _float32_policies(config):
+    if isinstance(config, list):
+        return [_float32_policies(item) for item in config]
+    if not isinstance(config, dict):
+        return config
+    if "DTypePolicy" in str(config.get("class_name", "")) and str(config["config"].get("name")).startswith("mixed_"):
+        return {**config, "config": {**config["config"], "name": "float32"}}
+    return {key: _float32_policies(value) for key, value in config.items()}
+
+
 def steps(x, batch_size) -> int:
     return max(1, -(-length(x) // batch_size))
 
@@ -205,6 +248,15 @@ def cpu_model() -> str:
             return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
     except (OSError, StopIteration):
         return platform.processor() or "unknown CPU"
+
+
+def cpu_flags() -> set:
+    """The CPU's feature flags as Linux lists them (empty elsewhere)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            return set(next(line.split(":", 1)[1].split() for line in info if line.startswith("flags")))
+    except (OSError, StopIteration):
+        return set()
 
 
 def _backend_version():

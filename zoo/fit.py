@@ -29,8 +29,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder holding the data (default: $ZOO_DATA_DIR, then ~/.keras/datasets)")
     p.add_argument("--out", default="saved_models", help="output folder (default saved_models/)")
     p.add_argument("--mixed-precision", nargs="?", const="mixed_float16", metavar="POLICY",
-                   help="train under a mixed dtype policy (default when given: mixed_float16, for GPUs; "
-                        "mixed_bfloat16 for CPUs/TPUs)")
+                   help="train under a dtype policy (default: the recipe's; when given alone: mixed_float16, "
+                        "for GPUs; mixed_bfloat16 for CPUs/TPUs; float32 to opt out); shipped in float32")
     p.add_argument("--jit-compile", choices=["auto", "on", "off"], default="auto",
                    help="XLA compilation of the train step (auto: Keras decides: on for JAX and TF on GPU)")
     p.add_argument("--overwrite", action="store_true",

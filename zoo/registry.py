@@ -21,7 +21,7 @@ from data_prep.splits import Splits
 # Recipe fields a card records only when set; a card without one had the default (cards written
 # before the field existed could not have set it), so that is what a comparison of cards reads there.
 OPTIONAL_RECIPE_FIELDS = {"weight_decay": None, "warmup_epochs": 0, "restart_epochs": 0, "loss_weights": None,
-                          "validation_freq": 1, "members": 1}
+                          "validation_freq": 1, "members": 1, "mixed_precision": None}
 
 
 @dataclass
@@ -57,6 +57,10 @@ class Recipe:
     # A deep ensemble: this many members trained independently on the same data (their own initial
     # weights and augmentation draws), saved as one model averaging their outputs (zoo.ensemble).
     members: int = 1
+    # The dtype policy it trains under: None (float32), a Keras policy, or "native_bfloat16":
+    # mixed_bfloat16 where the CPU computes bfloat16 natively (zoo.core.training_policy), float32
+    # elsewhere. The shipped model computes in float32 either way (zoo.core.float32_model).
+    mixed_precision: str | None = None
 
     def __post_init__(self):  # refused when the recipe is made (or overridden), not when a fit compiles it
         if self.restart_epochs and self.warmup_epochs:

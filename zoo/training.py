@@ -16,7 +16,9 @@ Arguments of :func:`fit`:
   studies vary a variant, e.g. ``{"optimizer": "sgd"}`` or ``{"activation": "tanh"}``; the card
   records them.
 - ``mixed_precision`` names a Keras dtype policy (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on
-  recent CPUs/TPUs); ``jit_compile`` is passed to ``model.compile`` (``"auto"``: XLA on JAX and on
+  recent CPUs/TPUs, ``float32``), or ``native_bfloat16`` (:func:`zoo.core.training_policy`); the
+  recipe's when not given. The model is trained under it and shipped in float32
+  (:func:`zoo.core.float32_model`); the card's ``dtype_policy`` records it. ``jit_compile`` is passed to ``model.compile`` (``"auto"``: XLA on JAX and on
   TF with a GPU).
 - ``spec``: a variant made outside the registry (a searched one), saved under the name ``variant``.
 - ``overwrite=False`` (``zoo.fit`` without ``--overwrite``) refuses to replace a model whose card
@@ -49,8 +51,8 @@ from zoo import artifacts, members
 from zoo import distribute as engines
 from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_history
 from zoo.core import (  # noqa: F401  (build_training_state, environment: part of this module's face)
-    build_training_state, compile_model, dtype_policy, environment, evaluate_model, feed, run_record, steps,
-    validation_data,
+    NATIVE_BFLOAT16, build_training_state, compile_model, dtype_policy, environment, evaluate_model, feed, float32_model, run_record,
+    steps, training_policy, validation_data,
 )
 from zoo.plots import plot_curves
 from zoo.registry import OPTIONAL_RECIPE_FIELDS, Task, Variant, get_task
@@ -89,6 +91,7 @@ def fit(task_name: str, variant: str | None = None, epochs: int | None = None, b
         card = fit_card(plan, model, splits, log, seconds, command, distribution, cv)
         refuse_diverged(log, card, paths)
         keep_best_epoch(model, plan.recipe, log, work, card)
+        model = float32_model(model)
         card["test_metrics"] = evaluate_model(model, splits, plan.batch_size, plan.spec.extra_metrics)
         card["status"] = "ok"
         return ship_fit(model, log, card, paths, title=f"{plan.task.name} / {plan.variant}")
@@ -110,7 +113,7 @@ class Plan:
     seed: int
     folds: int
     overrides: dict  # {"recipe": {...}, "build": {...}} as given
-    mixed_precision: str | None
+    mixed_precision: str | None  # the dtype policy it trains under (None: the global one)
     jit_compile: object
     unregistered: bool  # a spec made outside the registry (a searched one)
 
@@ -176,8 +179,8 @@ def resolve(task_name: str, variant: str | None = None, spec: Variant | None = N
     recipe = spec.recipe
     return Plan(task, variant, spec, recipe.epochs if epochs is None else epochs,
                 recipe.batch_size if batch_size is None else batch_size, seed, recipe.folds if folds is None else folds,
-                {"recipe": recipe_overrides or {}, "build": build_overrides or {}}, mixed_precision, jit_compile,
-                unregistered)
+                {"recipe": recipe_overrides or {}, "build": build_overrides or {}},
+                training_policy(mixed_precision or recipe.mixed_precision), jit_compile, unregistered)
 
 
 def build_and_compile(plan: Plan, splits, distribution) -> tuple:
@@ -367,6 +370,8 @@ def refuse_replacing_another_recipe(paths: dict, recipe_card: dict, overrides_ca
                        "pass --overwrite to replace both, or write elsewhere with --out DIR") from None
     new = {**OPTIONAL_RECIPE_FIELDS, **json.loads(json.dumps(recipe_card, default=artifacts._jsonable))}
     old = {**OPTIONAL_RECIPE_FIELDS, **card.get("recipe", {})}
+    if new["mixed_precision"] == NATIVE_BFLOAT16 == old["mixed_precision"]:
+        old.pop("dtype_policy", None)  # the recipe's rule is the same; the machine picks the policy
     differences = [f"{k} {old[k]!r} -> {new[k]!r}" for k in new if k in old and old[k] != new[k]]
     if (card.get("overrides") or None) != (json.loads(json.dumps(overrides_card)) if overrides_card else None):
         differences.append(f"overrides {card.get('overrides')} -> {overrides_card}")
