@@ -197,3 +197,18 @@ def test_a_recipe_field_recorded_only_when_set_still_counts_as_a_difference(tmp_
     paths["card"].write_text(json.dumps({"recipe": {**plain, "weight_decay": 0.05}}))
     with pytest.raises(ZooError, match=r"weight_decay 0.05 -> None"):
         refuse_replacing_another_recipe(paths, dict(plain), None)
+
+
+def test_the_native_bfloat16_rule_lets_another_machine_rerun_the_recorded_command(tmp_path):
+    """The recipe names a rule and the machine picks the policy: the same command on a CPU without
+    bfloat16 (float32) may replace the model, while a policy asked for by name is a recipe of its own."""
+    from data_prep.errors import ZooError
+    from zoo.training import refuse_replacing_another_recipe
+
+    paths = {"card": tmp_path / "mnist.json", "model": tmp_path / "mnist.keras"}
+    paths["model"].write_bytes(b"a model")
+    rule = {"optimizer": "adam", "epochs": 30, "mixed_precision": "native_bfloat16"}
+    paths["card"].write_text(json.dumps({"recipe": {**rule, "dtype_policy": "mixed_bfloat16"}}))
+    refuse_replacing_another_recipe(paths, {**rule, "dtype_policy": "float32"}, None)
+    with pytest.raises(ZooError, match=r"mixed_precision 'native_bfloat16' -> None"):
+        refuse_replacing_another_recipe(paths, {"optimizer": "adam", "epochs": 30, "dtype_policy": "float32"}, None)
