@@ -105,3 +105,16 @@ def test_bad_export_commands_are_one_line(argv, expected, tmp_path, capsys):
     (tmp_path / "file.txt").write_text("x")
     err = exits_2_with_one_line(export_cli.main, [a.format(tmp=tmp_path, shipped=SHIPPED) for a in argv], capsys)
     assert expected in err
+
+
+def test_a_model_trained_in_mixed_precision_exports_to_onnx(tmp_path):
+    """Trained under mixed_bfloat16, a model ships in float32 (zoo.core.float32_model): before, its
+    bfloat16 graph made onnxruntime refuse the export with a traceback."""
+    pytest.importorskip("onnxruntime", reason='ONNX export needs pip install -e ".[export]" (make test installs it)')
+    from zoo.export import export as run_export
+    from zoo.training import fit
+
+    card = fit("two_spirals", epochs=2, out_dir=tmp_path, verbose=0, mixed_precision="mixed_bfloat16")
+    assert card["recipe"]["dtype_policy"] == "mixed_bfloat16"
+    exported = run_export(tmp_path / "two_spirals.keras", "onnx", tmp_path / "export", None)
+    assert exported["max_abs_difference"] <= exported["tolerance"]
