@@ -3,7 +3,8 @@ rates and cycle lengths (issue 48: a shorter or cheaper way to keras-io's 99.22%
 
     ZOO_DATA_DIR=../shared/data python benchmarks/first_cycle.py BATCH,RATE,EPOCHS[,KEY=VALUE...] [...]
     e.g. 128,2e-3,2 (the default's first cycle)  64,3e-3,1  256,4e-3,2
-         128,2e-3,2,policy=mixed_bfloat16  128,2e-3,2,seed=1,without_batch_norm=block1a+block1b (keywords of mnist_default)
+         128,2e-3,2,policy=float32  128,2e-3,2,seed=1,without_batch_norm=block1a+block1b
+         (policy: a Keras dtype policy; seed; other keys: keywords of mnist_default)
 
 Each candidate is set up as ``zoo.fit`` sets up the default's 30-epoch recipe, with its first cosine
 cycle (``restart_epochs``) made EPOCHS long, and fitted for that cycle only: the schedule, dtype

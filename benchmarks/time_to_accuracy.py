@@ -3,8 +3,9 @@
     ZOO_DATA_DIR=../shared/data python benchmarks/time_to_accuracy.py [TASK ...]
 
 After every epoch the test accuracy is measured (for this clock only: the zoo's fits never
-look at the test split), on the model as it ships (in float32, when trained under a mixed policy) and the training time so far, evaluation excluded, is recorded
-when it first reaches the figure. Targets: usps 97.1% (seed 002, 6 min on an i5),
+look at the test split) on the model as it ships (in float32, when trained under a mixed
+policy), and the training time so far, evaluation excluded, is recorded when it first
+reaches the figure. Targets: usps 97.1% (seed 002, 6 min on an i5),
 mnist 98.98% (seed 001), mnist_pairs 90.1% (= 9.89% error, seed 003), two_spirals 100%
 (seed 000). Goal: <= 1/10 of the seed's time where it gives one.
 

@@ -243,20 +243,21 @@ def machine() -> str:
 
 
 def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as info:
-            return next(line.split(":", 1)[1].strip() for line in info if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown CPU"
+    return _cpuinfo("model name") or platform.processor() or "unknown CPU"
 
 
 def cpu_flags() -> set:
     """The CPU's feature flags as Linux lists them (empty elsewhere)."""
+    return set(_cpuinfo("flags").split())
+
+
+def _cpuinfo(field: str) -> str:
+    """The first CPU's ``field`` in /proc/cpuinfo ("" where there is none)."""
     try:
         with open("/proc/cpuinfo") as info:
-            return set(next(line.split(":", 1)[1].split() for line in info if line.startswith("flags")))
-    except (OSError, StopIteration):
-        return set()
+            return next((line.split(":", 1)[1].strip() for line in info if line.startswith(field)), "")
+    except OSError:
+        return ""
 
 
 def _backend_version():

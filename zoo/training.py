@@ -18,8 +18,8 @@ Arguments of :func:`fit`:
 - ``mixed_precision`` names a Keras dtype policy (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on
   recent CPUs/TPUs, ``float32``), or ``native_bfloat16`` (:func:`zoo.core.training_policy`); the
   recipe's when not given. The model is trained under it and shipped in float32
-  (:func:`zoo.core.float32_model`); the card's ``dtype_policy`` records it. ``jit_compile`` is passed to ``model.compile`` (``"auto"``: XLA on JAX and on
-  TF with a GPU).
+  (:func:`zoo.core.float32_model`); the card's ``dtype_policy`` records it. ``jit_compile`` is
+  passed to ``model.compile`` (``"auto"``: XLA on JAX and on TF with a GPU).
 - ``spec``: a variant made outside the registry (a searched one), saved under the name ``variant``.
 - ``overwrite=False`` (``zoo.fit`` without ``--overwrite``) refuses to replace a model whose card
   records another recipe: see :func:`refuse_replacing_another_recipe`.
@@ -51,8 +51,8 @@ from zoo import artifacts, members
 from zoo import distribute as engines
 from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_history
 from zoo.core import (  # noqa: F401  (build_training_state, environment: part of this module's face)
-    NATIVE_BFLOAT16, build_training_state, compile_model, dtype_policy, environment, evaluate_model, feed, float32_model, run_record,
-    steps, training_policy, validation_data,
+    NATIVE_BFLOAT16, build_training_state, compile_model, dtype_policy, environment, evaluate_model, feed,
+    float32_model, run_record, steps, training_policy, validation_data,
 )
 from zoo.plots import plot_curves
 from zoo.registry import OPTIONAL_RECIPE_FIELDS, Task, Variant, get_task
