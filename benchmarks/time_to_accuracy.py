@@ -44,7 +44,7 @@ def clocked_fit(model, splits, metric: str, figures, epochs: int, callbacks=(), 
     The fit stops once every figure is reached. One figure: that one result, not a list."""
     import keras
 
-    from zoo.core import evaluate_model, float32_model
+    from zoo.core import evaluate_model, shipped_model
 
     several = isinstance(figures, (list, tuple))
     targets = list(figures) if several else [figures]
@@ -61,7 +61,7 @@ def clocked_fit(model, splits, metric: str, figures, epochs: int, callbacks=(), 
 
         def on_epoch_end(self, epoch, logs=None):
             self.trained += time.perf_counter() - self.start
-            value = evaluate_model(float32_model(self.model), splits)[metric]  # the model as it ships
+            value = evaluate_model(shipped_model(self.model), splits)[metric]  # the model as it ships
             self.best = max(self.best, value)
             print(f"  epoch {epoch + 1}: {self.trained:.1f} s of training, test {metric} {value:.4f}", flush=True)
             for figure in targets:

@@ -168,7 +168,7 @@ def test_mixed_precision_and_jit_compile_train_save_and_reload(tmp_path, capsys)
         warnings.simplefilter("always")
         model = keras.saving.load_model(tmp_path / "two_spirals.keras")
     assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
-    # trained in float16, shipped computing in float32 (zoo.core.float32_model): it answers alike anywhere
+    # trained in float16, shipped computing in float32 (zoo.core.shipped_model): it answers alike anywhere
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     assert dense and all(layer.dtype_policy.name == "float32" for layer in dense)
     assert dense[0].compute_dtype == "float32" and dense[0].kernel.dtype == "float32"

@@ -108,7 +108,7 @@ def test_bad_export_commands_are_one_line(argv, expected, tmp_path, capsys):
 
 
 def test_a_model_trained_in_mixed_precision_exports_to_onnx(tmp_path):
-    """Trained under mixed_bfloat16, a model ships in float32 (zoo.core.float32_model): before, its
+    """Trained under mixed_bfloat16, a model ships in float32 (zoo.core.shipped_model): before, its
     bfloat16 graph made onnxruntime refuse the export with a traceback."""
     pytest.importorskip("onnxruntime", reason='ONNX export needs pip install -e ".[export]" (make test installs it)')
     from zoo.export import export as run_export

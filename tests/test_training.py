@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -100,7 +102,7 @@ def test_native_bfloat16_means_mixed_bfloat16_only_where_the_cpu_has_it(monkeypa
 
 
 def test_a_mixed_precision_model_ships_as_the_same_weights_computing_in_float32():
-    from zoo.core import dtype_policy, float32_model
+    from zoo.core import dtype_policy, shipped_model
 
     spec = get_task("mnist").variants["default"]
     keras.utils.set_random_seed(0)
@@ -109,7 +111,7 @@ def test_a_mixed_precision_model_ships_as_the_same_weights_computing_in_float32(
         compile_model(model, spec.recipe, 4, 1)
     images, labels = np.random.default_rng(0).integers(0, 256, (64, 28, 28)).astype("uint8"), np.arange(64) % 10
     model.fit(images, labels, batch_size=16, epochs=1, verbose=0)
-    shipped = float32_model(model)
+    shipped = shipped_model(model)
     assert {layer.dtype_policy.name for layer in shipped.layers} == {"float32"}
     assert {layer.dtype_policy.name for layer in model.layers} == {"mixed_bfloat16"}  # the trained one is untouched
     assert all(np.array_equal(a, b) for a, b in zip(shipped.get_weights(), model.get_weights()))
@@ -117,4 +119,27 @@ def test_a_mixed_precision_model_ships_as_the_same_weights_computing_in_float32(
     np.testing.assert_allclose(shipped.predict(images, verbose=0), model.predict(images, verbose=0).astype("float32"),
                                atol=0.03)  # bfloat16 keeps 8 bits of mantissa
     assert "accuracy" in shipped.evaluate(images, labels, verbose=0, return_dict=True)  # compiled as trained
-    assert float32_model(shipped) is shipped
+    assert shipped_model(shipped) is shipped
+
+
+def test_a_model_trained_with_the_fused_batch_norm_ships_with_keras_own():
+    """zoo.layers.FusedBatchNormalization is a training-time kernel: the shipped model has Keras'
+    BatchNormalization in its place (a float32 model too), the same weights, the same answers."""
+    from zoo.core import shipped_model
+    from zoo.layers import FusedBatchNormalization
+
+    spec = get_task("mnist").variants["default"]
+    keras.utils.set_random_seed(0)
+    model = spec.build(None)
+    compile_model(model, spec.recipe, 4, 1)
+    images, labels = np.random.default_rng(0).integers(0, 256, (64, 28, 28)).astype("uint8"), np.arange(64) % 10
+    model.fit(images, labels, batch_size=16, epochs=1, verbose=0)
+    fused = [layer.name for layer in model.layers if isinstance(layer, FusedBatchNormalization)]
+    assert len(fused) == 6  # the six convolutions' (the dense layer's is Keras' own)
+    shipped = shipped_model(model)
+    assert shipped is not model and not any(isinstance(layer, FusedBatchNormalization) for layer in shipped.layers)
+    assert all(type(shipped.get_layer(name)) is keras.layers.BatchNormalization for name in fused)
+    assert all(np.array_equal(a, b) for a, b in zip(shipped.get_weights(), model.get_weights()))
+    np.testing.assert_array_equal(shipped.predict(images, verbose=0), model.predict(images, verbose=0))
+    assert "zoo>FusedBatchNormalization" not in json.dumps(keras.saving.serialize_keras_object(shipped))
+    assert shipped_model(shipped) is shipped

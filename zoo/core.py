@@ -21,7 +21,7 @@ import keras
 from data_prep.errors import ZooError
 from data_prep.pipelines import array_pipeline, without_autotune
 from data_prep.splits import length, take
-from zoo.layers import allow_xla_on_jax
+from zoo.layers import FusedBatchNormalization, allow_xla_on_jax
 
 
 def compile_model(model, recipe, steps_per_epoch=1, epochs=None, jit_compile="auto", example=None):
@@ -101,25 +101,34 @@ def native_bfloat16() -> bool:
     return not tf.config.list_physical_devices("GPU")
 
 
-def float32_model(model):
-    """``model`` as the zoo ships and tests it: trained under a mixed dtype policy, the same weights in
-    the same layers computing in float32, so that it answers alike on every machine and exports (ONNX
-    runtimes refuse the mixed graph), compiled as ``model`` was. A float32 model is returned as it is."""
-    if not any(layer.dtype_policy.name.startswith("mixed_") for layer in [model, *model.layers]):
+def shipped_model(model):
+    """``model`` as the zoo ships and tests it: the same weights in a copy compiled as ``model`` was,
+    with every layer computing in float32 (a model trained under a mixed dtype policy then answers
+    alike on every machine, and exports: ONNX runtimes refuse the mixed graph) and Keras' own
+    BatchNormalization for the zoo's training-time :class:`zoo.layers.FusedBatchNormalization` (the
+    same weights and inference; a shipped file then needs no zoo code for them). A model with neither
+    is returned as it is."""
+    if not any(layer.dtype_policy.name.startswith("mixed_") or isinstance(layer, FusedBatchNormalization)
+               for layer in model._flatten_layers()):
         return model
-    copy = keras.saving.deserialize_keras_object(_float32_policies(keras.saving.serialize_keras_object(model)))
+    copy = keras.saving.deserialize_keras_object(_as_shipped(keras.saving.serialize_keras_object(model)))
     copy.set_weights(model.get_weights())
     return copy
 
 
-def _float32_policies(config):
+KERAS_BATCH_NORM = {"module": "keras.layers", "class_name": "BatchNormalization", "registered_name": None}
+
+
+def _as_shipped(config):
     if isinstance(config, list):
-        return [_float32_policies(item) for item in config]
+        return [_as_shipped(item) for item in config]
     if not isinstance(config, dict):
         return config
     if "DTypePolicy" in str(config.get("class_name", "")) and str(config["config"].get("name")).startswith("mixed_"):
         return {**config, "config": {**config["config"], "name": "float32"}}
-    return {key: _float32_policies(value) for key, value in config.items()}
+    if config.get("registered_name") == "zoo>FusedBatchNormalization":
+        config = {**config, **KERAS_BATCH_NORM}
+    return {key: _as_shipped(value) for key, value in config.items()}
 
 
 def steps(x, batch_size) -> int:

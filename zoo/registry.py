@@ -59,7 +59,7 @@ class Recipe:
     members: int = 1
     # The dtype policy it trains under: None (float32), a Keras policy, or "native_bfloat16":
     # mixed_bfloat16 where the CPU computes bfloat16 natively (zoo.core.training_policy), float32
-    # elsewhere. The shipped model computes in float32 either way (zoo.core.float32_model).
+    # elsewhere. The shipped model computes in float32 either way (zoo.core.shipped_model).
     mixed_precision: str | None = None
 
     def __post_init__(self):  # refused when the recipe is made (or overridden), not when a fit compiles it

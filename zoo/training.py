@@ -18,7 +18,7 @@ Arguments of :func:`fit`:
 - ``mixed_precision`` names a Keras dtype policy (``mixed_float16`` on GPUs, ``mixed_bfloat16`` on
   recent CPUs/TPUs, ``float32``), or ``native_bfloat16`` (:func:`zoo.core.training_policy`); the
   recipe's when not given. The model is trained under it and shipped in float32
-  (:func:`zoo.core.float32_model`); the card's ``dtype_policy`` records it. ``jit_compile`` is
+  (:func:`zoo.core.shipped_model`); the card's ``dtype_policy`` records it. ``jit_compile`` is
   passed to ``model.compile`` (``"auto"``: XLA on JAX and on TF with a GPU).
 - ``spec``: a variant made outside the registry (a searched one), saved under the name ``variant``.
 - ``overwrite=False`` (``zoo.fit`` without ``--overwrite``) refuses to replace a model whose card
@@ -52,7 +52,7 @@ from zoo import distribute as engines
 from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_history
 from zoo.core import (  # noqa: F401  (build_training_state, environment: part of this module's face)
     NATIVE_BFLOAT16, build_training_state, compile_model, dtype_policy, environment, evaluate_model, feed,
-    float32_model, run_record, steps, training_policy, validation_data,
+    shipped_model, run_record, steps, training_policy, validation_data,
 )
 from zoo.plots import plot_curves
 from zoo.registry import OPTIONAL_RECIPE_FIELDS, Task, Variant, get_task
@@ -91,7 +91,7 @@ def fit(task_name: str, variant: str | None = None, epochs: int | None = None, b
         card = fit_card(plan, model, splits, log, seconds, command, distribution, cv)
         refuse_diverged(log, card, paths)
         keep_best_epoch(model, plan.recipe, log, work, card)
-        model = float32_model(model)
+        model = shipped_model(model)
         card["test_metrics"] = evaluate_model(model, splits, plan.batch_size, plan.spec.extra_metrics)
         card["status"] = "ok"
         return ship_fit(model, log, card, paths, title=f"{plan.task.name} / {plan.variant}")

@@ -36,6 +36,7 @@ from keras import layers
 from data_prep.mnist import load_mnist
 from data_prep.perlin import perlin_images
 from zoo.core import NATIVE_BFLOAT16
+from zoo.layers import FusedBatchNormalization
 from zoo.registry import Recipe, Task, Variant, register
 
 NOT_A_DIGIT = 10
@@ -105,7 +106,7 @@ def conv_bn_relu(x, channels: int, kernel: int, strides: int, padding: str, name
     x = layers.Conv2D(channels, kernel, strides=strides, padding=padding, use_bias=not batch_norm,
                       name=f"{name}_conv")(x)
     if batch_norm:
-        x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)  # 0.9: settled statistics after epoch 1
+        x = FusedBatchNormalization(momentum=0.9, name=f"{name}_bn")(x)  # 0.9: settled statistics after epoch 1
     return layers.ReLU(name=f"{name}_relu")(x)
 
 
