@@ -103,6 +103,8 @@ def mnist_wide(splits=None) -> keras.Model:
 
 
 def conv_bn_relu(x, channels: int, kernel: int, strides: int, padding: str, name: str, batch_norm: bool = True):
+    """Convolution, batch norm (TensorFlow's fused kernel in training: a third off the default's
+    bfloat16 step, reports/mnist/tried.md; Keras' own layer in the shipped model), ReLU."""
     x = layers.Conv2D(channels, kernel, strides=strides, padding=padding, use_bias=not batch_norm,
                       name=f"{name}_conv")(x)
     if batch_norm:
@@ -160,7 +162,8 @@ SEED001 = dict(**CROSS_ENTROPY, learning_rate=1e-3, epochs=100, batch_size=256, 
 # A 2-epoch cosine cycle, then a restart decaying over 28 more: the model after epoch 2 is already
 # near 99% (the race to keras-io's 99.22%, benchmarks/RESULTS.md); the long cycle makes the final one.
 # Trained in mixed_bfloat16 where the CPU computes bfloat16 natively (an epoch about a sixth shorter on
-# the AMD EPYC, the same validation accuracy: reports/mnist/tried.md); shipped in float32.
+# the AMD EPYC, the same validation accuracy: reports/mnist/tried.md), with the convolutions' batch norm
+# in TensorFlow's fused kernel (another third off); shipped in float32 with Keras' own layers.
 DEFAULT_RECIPE = Recipe(**CROSS_ENTROPY, learning_rate=2e-3, schedule="cosine", restart_epochs=2, epochs=30,
                         batch_size=128, monitor="val_loss", mode="min", mixed_precision=NATIVE_BFLOAT16)
 # The default's recipe before the restart, on which the shipped pdcnn was trained: one cosine over 20 epochs.
