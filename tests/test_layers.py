@@ -71,6 +71,7 @@ def test_the_fused_kernel_runs_only_where_it_computes_the_same():
     assert "FusedBatchNormV3" not in ops_of(FusedBatchNormalization(), (8, 5))  # a dense layer's output
     assert "FusedBatchNormV3" not in ops_of(FusedBatchNormalization(axis=1), (8, 4, 4, 3))  # channels first
     assert "FusedBatchNormV3" not in ops_of(FusedBatchNormalization(renorm=True), (8, 4, 4, 3))
+    assert "FusedBatchNormV3" not in ops_of(FusedBatchNormalization(scale=False), (8, 4, 4, 3))
     frozen = FusedBatchNormalization()
     frozen.trainable = False  # Keras runs a frozen batch norm in inference mode
     assert "FusedBatchNormV3" not in ops_of(frozen, (8, 4, 4, 3))

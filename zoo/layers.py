@@ -55,8 +55,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     way, in the activations' own dtype (oneDNN's bfloat16 kernels), the statistics in float32 as
     Keras keeps them. Same weights, config, moving-average update and numbers up to rounding
     (tests/test_layers.py); inference, the other backends and anything else (a mask, renorm,
-    synchronized, a non-last or non-image axis) run Keras' own code. The zoo ships models with
-    Keras' layer in its place (:func:`zoo.core.shipped_model`).
+    synchronized, no scale or center, a non-last or non-image axis) run Keras' own code. The zoo
+    ships models with Keras' layer in its place (:func:`zoo.core.shipped_model`).
     """
 
     def call(self, inputs, training=None, mask=None):
@@ -64,14 +64,11 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         import tensorflow as tf
 
-        channels = inputs.shape[-1]
-        gamma = self.gamma if self.scale else keras.ops.ones((channels,), "float32")
-        beta = self.beta if self.center else keras.ops.zeros((channels,), "float32")
         outputs, mean, variance = tf.compat.v1.nn.fused_batch_norm(
-            inputs, gamma, beta, epsilon=self.epsilon, is_training=True)
+            inputs, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)
         # The kernel returns the batch variance with Bessel's correction; Keras' moving average uses
         # the plain one (the one it normalizes by).
-        count = keras.ops.cast(keras.ops.size(inputs) // channels, "float32")
+        count = keras.ops.cast(keras.ops.size(inputs) // inputs.shape[-1], "float32")
         variance = variance * (count - 1.0) / count
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
@@ -79,8 +76,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
 
     def _fusable(self, inputs, mask) -> bool:
         rank = len(inputs.shape)
-        return (keras.backend.backend() == "tensorflow" and mask is None and not self.renorm
-                and not self.synchronized and rank == 4 and self.axis % rank == rank - 1
+        return (keras.backend.backend() == "tensorflow" and mask is None and self.scale and self.center
+                and not self.renorm and not self.synchronized and rank == 4 and self.axis % rank == rank - 1
                 and keras.backend.standardize_dtype(inputs.dtype) in ("float32", "bfloat16", "float16"))
 
 
