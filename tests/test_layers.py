@@ -42,19 +42,16 @@ def test_fused_batch_norm_trains_as_keras_does(policy, tolerance):
     x = rng.normal(3.0, 2.0, (16, 6, 6, 5)).astype("float32")  # mean far from 0: the variance is not E[x^2]
     upstream = rng.normal(size=x.shape).astype("float32")
     keras_bn, fused_bn = pair(x.shape, policy)
+    start_variance = fused_bn.moving_variance.numpy()
     expected, got = step(keras_bn, x, upstream), step(fused_bn, x, upstream)
     for name, e, g in zip(("output", "d input", "d gamma", "d beta", "moving mean", "moving variance"), expected, got):
         scale = max(1.0, float(np.abs(e).max()))
         assert np.abs(e - g).max() <= tolerance * scale, name
     # The moving variance is the plain batch variance's average, not the kernel's Bessel-corrected one.
-    assert np.allclose(got[-1], 0.9 * fused_bn_start_variance(x.shape) + 0.1 * x.var(axis=(0, 1, 2)), rtol=3e-2)
+    assert np.allclose(got[-1], 0.9 * start_variance + 0.1 * x.var(axis=(0, 1, 2)), rtol=3e-2)
     # Inference is Keras' own code: equal to the bit, given the same moving statistics.
     fused_bn.set_weights(keras_bn.get_weights())
     assert np.array_equal(np.asarray(keras_bn(x, training=False)), np.asarray(fused_bn(x, training=False)))
-
-
-def fused_bn_start_variance(shape):
-    return pair(shape)[1].moving_variance.numpy()
 
 
 def test_the_fused_kernel_runs_only_where_it_computes_the_same():

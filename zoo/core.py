@@ -108,15 +108,17 @@ def shipped_model(model):
     BatchNormalization for the zoo's training-time :class:`zoo.layers.FusedBatchNormalization` (the
     same weights and inference; a shipped file then needs no zoo code for them). A model with neither
     is returned as it is."""
-    if not any(layer.dtype_policy.name.startswith("mixed_") or isinstance(layer, FusedBatchNormalization)
-               for layer in model._flatten_layers()):
+    config = keras.saving.serialize_keras_object(model)
+    shipped = _as_shipped(config)
+    if shipped == config:
         return model
-    copy = keras.saving.deserialize_keras_object(_as_shipped(keras.saving.serialize_keras_object(model)))
+    copy = keras.saving.deserialize_keras_object(shipped)
     copy.set_weights(model.get_weights())
     return copy
 
 
-KERAS_BATCH_NORM = {"module": "keras.layers", "class_name": "BatchNormalization", "registered_name": None}
+_FUSED_BATCH_NORM = keras.saving.get_registered_name(FusedBatchNormalization)
+_KERAS_BATCH_NORM = {"module": "keras.layers", "class_name": "BatchNormalization", "registered_name": None}
 
 
 def _as_shipped(config):
@@ -126,8 +128,8 @@ def _as_shipped(config):
         return config
     if "DTypePolicy" in str(config.get("class_name", "")) and str(config["config"].get("name")).startswith("mixed_"):
         return {**config, "config": {**config["config"], "name": "float32"}}
-    if config.get("registered_name") == "zoo>FusedBatchNormalization":
-        config = {**config, **KERAS_BATCH_NORM}
+    if config.get("registered_name") == _FUSED_BATCH_NORM:
+        config = {**config, **_KERAS_BATCH_NORM}
     return {key: _as_shipped(value) for key, value in config.items()}
 
 
