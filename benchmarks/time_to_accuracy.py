@@ -4,8 +4,8 @@
 
 After every epoch the test accuracy is measured (for this clock only: the zoo's fits never
 look at the test split) on the model as it ships (in float32, when trained under a mixed
-policy), and the training time so far, evaluation excluded, is recorded when it first
-reaches the figure. Targets: usps 97.1% (seed 002, 6 min on an i5),
+policy; wrapped in its variant's ``at_inference``, the mnist default's 9 views averaged), and
+the training time so far, that test excluded, is recorded when it first reaches the figure. Targets: usps 97.1% (seed 002, 6 min on an i5),
 mnist 98.98% (seed 001), mnist_pairs 90.1% (= 9.89% error, seed 003), two_spirals 100%
 (seed 000). Goal: <= 1/10 of the seed's time where it gives one.
 
@@ -38,10 +38,12 @@ KERAS_IO_FIGURE = 0.9922
 CATS_DOGS_FIGURES = (0.818, 0.92)  # seed 004's test accuracy; the previous default's 92.2%, rounded down
 
 
-def clocked_fit(model, splits, metric: str, figures, epochs: int, callbacks=(), **fit_data):
+def clocked_fit(model, splits, metric: str, figures, epochs: int, callbacks=(), at_inference=None, **fit_data):
     """Fit ``model``; for each of ``figures`` (one number or several), (seconds, epoch, value) when
     the test ``metric`` first reached it, or (total seconds, None, best value) when it never did.
-    The fit stops once every figure is reached. One figure: that one result, not a list."""
+    The fit stops once every figure is reached. One figure: that one result, not a list. The clock
+    counts training and the fit's validation; the test after each epoch is of the model as it
+    ships (``at_inference``: the variant's), off the clock."""
     import keras
 
     from zoo.core import evaluate_model, shipped_model
@@ -61,7 +63,7 @@ def clocked_fit(model, splits, metric: str, figures, epochs: int, callbacks=(), 
 
         def on_epoch_end(self, epoch, logs=None):
             self.trained += time.perf_counter() - self.start
-            value = evaluate_model(shipped_model(self.model), splits)[metric]  # the model as it ships
+            value = evaluate_model(shipped_model(self.model, at_inference), splits)[metric]
             self.best = max(self.best, value)
             print(f"  epoch {epoch + 1}: {self.trained:.1f} s of training, test {metric} {value:.4f}", flush=True)
             for figure in targets:
@@ -91,7 +93,7 @@ def zoo_setup(task_name: str, variant: str, data_dir=None):
 def zoo_recipe(task_name: str, metric: str, figure, variant: str | None = None):
     plan, splits, model, train_data, val_data = zoo_setup(task_name, variant or TARGETS[task_name][0])
     return plan.epochs, clocked_fit(model, splits, metric, figure, plan.epochs, plan.recipe.callbacks(),
-                                    **train_data, validation_data=val_data)
+                                    plan.spec.at_inference, **train_data, validation_data=val_data)
 
 
 def keras_io_convnet():

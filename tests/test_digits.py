@@ -126,6 +126,19 @@ def test_shift_averaged_averages_the_views_at_inference_and_trains_on_the_digit_
     np.testing.assert_allclose(np.asarray(averaged(x, training=True)), np.asarray(net(x)), atol=1e-6)
 
 
+def test_shift_averaged_takes_grey_images_without_a_channel_axis_as_mnist_models_do():
+    from zoo.layers import ShiftAveraged, rotated
+
+    inputs = keras.Input((14, 14))
+    net = keras.Model(inputs, keras.layers.Dense(3)(keras.layers.Flatten()(inputs)))
+    x = np.random.default_rng(5).uniform(0, 255, (5, 14, 14)).astype("float32")
+    views = one_pixel_shifts_by_hand(x) + [np.asarray(rotated(x[..., None], a))[..., 0] for a in (-5, 5)]
+    by_hand = np.mean([net.predict(v, verbose=0) for v in views], axis=0)
+    averaged = ShiftAveraged(net, angles=(-5, 5))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(averaged(x, training=False)), by_hand, rtol=1e-5, atol=1e-3)
+    assert not np.allclose(net.predict(x, verbose=0), by_hand, atol=1e-2)
+
+
 def test_rotated_views_match_scipy_and_join_the_shifts_when_asked(tmp_path):
     from scipy import ndimage
 
@@ -173,8 +186,7 @@ def test_elastic_distortion_moves_ink_smoothly_in_training_only_and_reloads(tmp_
 
 
 def test_the_mnist_pairs_default_averages_each_digit_over_its_shifts_and_rotations_and_reloads_so(tmp_path):
-    from zoo.layers import rotated
-    from zoo.tasks.mnist_pairs import VIEW_ANGLES
+    from zoo.layers import DIGIT_VIEW_ANGLES, rotated
 
     model = get_task("mnist_pairs").build("default", None)
     x = np.random.default_rng(2).uniform(0, 1, (4, 14, 14, 2)).astype("float32")
@@ -182,7 +194,7 @@ def test_the_mnist_pairs_default_averages_each_digit_over_its_shifts_and_rotatio
     branch = model.get_layer("shift_averaged").net  # the digit branch both digits share
     for channel, output in enumerate(("digit_a", "digit_b")):
         digit = x[..., channel : channel + 1]
-        views = one_pixel_shifts_by_hand(digit) + [np.asarray(rotated(digit, a)) for a in VIEW_ANGLES]
+        views = one_pixel_shifts_by_hand(digit) + [np.asarray(rotated(digit, a)) for a in DIGIT_VIEW_ANGLES]
         by_hand = np.mean([branch.predict(v, verbose=0) for v in views], axis=0)
         np.testing.assert_allclose(scores[output], by_hand, atol=1e-6)
         assert not np.allclose(branch.predict(views[0], verbose=0), scores[output], atol=1e-4)  # not one pass

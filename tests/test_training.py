@@ -6,6 +6,7 @@ import json
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 
 from zoo.registry import get_task
@@ -120,6 +121,36 @@ def test_a_mixed_precision_model_ships_as_the_same_weights_computing_in_float32(
                                atol=0.03)  # bfloat16 keeps 8 bits of mantissa
     assert "accuracy" in shipped.evaluate(images, labels, verbose=0, return_dict=True)  # compiled as trained
     assert shipped_model(shipped) is shipped
+
+
+def test_a_variant_with_an_inference_wrapper_trains_the_network_alone_and_ships_it_wrapped(small_mnist_dir, tmp_path):
+    """Variant.at_inference (the mnist default's 9 views averaged) wraps the model that ships: the fit's
+    per-epoch validation is the network's (one pass an image), the card's val and test metrics the
+    wrapped model's, and the file reloads, evaluates to its card and names no training-time layer."""
+    import dataclasses
+
+    from zoo.core import load_model
+    from zoo.evaluate import evaluate
+    from data_prep.mnist import load_mnist
+    from zoo.layers import ShiftAveraged
+    from zoo.tasks.mnist import mean_over_shifts_and_rotations
+    from zoo.training import fit
+
+    spec = dataclasses.replace(get_task("mnist").variants["fcn"], at_inference=mean_over_shifts_and_rotations)
+    card = fit("mnist", "fcn_views", spec=spec, epochs=2, data_dir=small_mnist_dir, out_dir=tmp_path, verbose=0)
+    assert card["at_inference"] == "mean_over_shifts_and_rotations"
+    shipped = load_model(tmp_path / "mnist-fcn_views.keras")
+    wrapper = shipped.get_layer("mean_over_views")
+    assert isinstance(wrapper, ShiftAveraged) and wrapper.angles == (-10.0, -5.0, 5.0, 10.0)
+    splits = load_mnist(small_mnist_dir)
+    network = wrapper.net
+    network.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    alone = network.evaluate(splits.x_val, splits.y_val, verbose=0, return_dict=True)
+    kept_epoch = pd.read_csv(card["paths"]["history"]).iloc[card.get("best_epoch", 2) - 1]
+    assert kept_epoch["val_loss"] == pytest.approx(alone["loss"], rel=1e-4)  # the fit validated the network alone
+    assert card["val_metrics"]["loss"] != pytest.approx(alone["loss"], rel=1e-3)  # the card: the wrapped model's
+    result = evaluate(tmp_path / "mnist-fcn_views.keras", data_dir=small_mnist_dir)
+    assert result["metrics"]["accuracy"] == pytest.approx(card["test_metrics"]["accuracy"], rel=1e-6)
 
 
 def test_a_model_trained_with_the_fused_batch_norm_ships_with_keras_own():

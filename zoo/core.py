@@ -101,20 +101,34 @@ def native_bfloat16() -> bool:
     return not tf.config.list_physical_devices("GPU")
 
 
-def shipped_model(model):
+def shipped_model(model, at_inference=None):
     """``model`` as the zoo ships and tests it: the same weights in a copy compiled as ``model`` was,
     with every layer computing in float32 (a model trained under a mixed dtype policy then answers
     alike on every machine, and exports: ONNX runtimes refuse the mixed graph) and Keras' own
     BatchNormalization for the zoo's training-time :class:`zoo.layers.FusedBatchNormalization` (the
     same weights and inference; a shipped file then needs no zoo code for them). A model with neither
-    is returned as it is."""
+    is returned as it is. ``at_inference``, a variant's (:class:`zoo.registry.Variant`), then wraps
+    it for inference, compiled as ``model`` was."""
     config = keras.saving.serialize_keras_object(model)
-    shipped = _as_shipped(config)
-    if shipped == config:
+    shipped_config = _as_shipped(config)
+    if shipped_config == config and at_inference is None:
         return model
-    copy = keras.saving.deserialize_keras_object(shipped)
-    copy.set_weights(model.get_weights())
-    return copy
+    shipped = keras.saving.deserialize_keras_object(shipped_config)  # a copy: ``model`` may be training still
+    shipped.set_weights(model.get_weights())
+    if at_inference is None:
+        return shipped
+    wrapped = at_inference(nestable(shipped))
+    if model.compiled:
+        wrapped.compile_from_config(model.get_compile_config())
+    return wrapped
+
+
+def nestable(model):
+    """A trained ``model`` made a part of a larger one for inference (an ensemble, a test-time average):
+    its compile settings and optimizer state dropped. Otherwise the whole would count its unbuilt
+    metrics among its own, and saved nested they mismatch on loading, with a warning."""
+    model.optimizer, model.compiled = None, False
+    return model
 
 
 _FUSED_BATCH_NORM = keras.saving.get_registered_name(FusedBatchNormalization)

@@ -56,6 +56,18 @@ def all_layers(model):
             yield from all_layers(inner)
 
 
+def network_of(model):
+    """The network a model runs on each view, when the model is only a test-time average over its raw
+    input (the mnist default's 9 views: ``zoo.layers.ViewAveraged``), so that its layers are shown as
+    they see one image; any other model as it is."""
+    import keras
+
+    from zoo.layers import ViewAveraged
+
+    top = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    return top[0].net if len(top) == 1 and isinstance(top[0], ViewAveraged) else model
+
+
 def probe_to(model, layer):
     """model's inputs -> ``layer``'s output, also for a layer inside a nested model that is called once
     (cats_dogs' mirror-averaged trunk); a siamese branch, called on two inputs, has no single path."""
@@ -214,7 +226,7 @@ def layer_outputs(model, count, data_dir, card):
 
 
 def inspect_activations(model_path, model, card, out, args):
-    shown, outputs = layer_outputs(model, args.count * 8, args.data_dir, card)
+    shown, outputs = layer_outputs(network_of(model), args.count * 8, args.data_dir, card)
     plt = pyplot()
     columns, rows = 4, -(-len(shown) // 4)
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
@@ -297,6 +309,7 @@ def inspect_embedding(model_path, model, card, out, args):
     splits = test_examples(card, args.data_dir)
     count = min(args.count * 50, len(splits.y_test) if not isinstance(splits.y_test, dict) else 10**9)
     x, y = take(splits.x_test, slice(0, count)), np.asarray(splits.y_test)[:count]
+    model = network_of(model)
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     penultimate = model.layers[model.layers.index(dense[-1]) - 1] if dense else model.layers[-2]
     features = keras.Model(model.inputs, penultimate.output).predict(feed(x, None, 128)["x"], verbose=0)

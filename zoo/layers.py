@@ -202,6 +202,9 @@ def rotated(images, degrees: float):
     return resampled(images, source_rows[None], source_cols[None])
 
 
+DIGIT_VIEW_ANGLES = (-10.0, -5.0, 5.0, 10.0)  # a digit's rotated views, degrees: within the 10 its training rotates
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class ShiftAveraged(ViewAveraged):
     """:class:`ViewAveraged` over the images, their four one-pixel shifts (up, down, left, right)
@@ -215,6 +218,8 @@ class ShiftAveraged(ViewAveraged):
         self.angles = tuple(float(a) for a in angles)
 
     def views(self, images):
+        if len(images.shape) == 3:  # (batch, height, width): grey images without a channel axis (mnist's raw input)
+            return [view[..., 0] for view in self.views(images[..., None])]
         return [shifted(images, dy, dx) for dy, dx in self.SHIFTS] + [rotated(images, a) for a in self.angles]
 
     def get_config(self):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from zoo.core import nestable
+
 
 def average(members: list, name: str):
     """One functional model over the members' (single) raw input whose outputs are the ``Average`` of
     theirs, named as theirs so that metric names stay the same. Members must have distinct names."""
-    for member in members:  # trained: their compile settings and optimizer state are no part of the ensemble
-        member.optimizer, member.compiled = None, False  # (saved nested, they mismatch on loading and warn)
+    members = [nestable(member) for member in members]
     first = members[0].inputs[0]
     inputs = keras.Input(shape=first.shape[1:], dtype=first.dtype, name=first.name)
     predictions = [member(inputs) for member in members]

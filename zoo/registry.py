@@ -130,6 +130,10 @@ class Variant:
     load: Callable[..., Splits] | None = None  # its own data (e.g. more columns); default: the task's
     # Metrics beyond the test split's, e.g. how much fresh noise a model rejects: model -> {name: value}.
     extra_metrics: Callable[[keras.Model], dict] | None = None
+    # The trained network wrapped for inference (test-time views averaged, say): model -> model.
+    # Applied to the model that ships (zoo.core.shipped_model), after its best epoch is kept, so
+    # training and its per-epoch validation run the network alone, at one pass an image.
+    at_inference: Callable[[keras.Model], keras.Model] | None = None
 
 
 @dataclass

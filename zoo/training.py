@@ -91,7 +91,10 @@ def fit(task_name: str, variant: str | None = None, epochs: int | None = None, b
         card = fit_card(plan, model, splits, log, seconds, command, distribution, cv)
         refuse_diverged(log, card, paths)
         keep_best_epoch(model, plan.recipe, log, work, card)
-        model = shipped_model(model)
+        model = shipped_model(model, plan.spec.at_inference)
+        if plan.spec.at_inference:  # the history's validation figures are the network's alone
+            card["at_inference"] = plan.spec.at_inference.__name__
+            card["val_metrics"] = evaluate_model(model, splits, plan.batch_size, split="val")
         card["test_metrics"] = evaluate_model(model, splits, plan.batch_size, plan.spec.extra_metrics)
         card["status"] = "ok"
         return ship_fit(model, log, card, paths, title=f"{plan.task.name} / {plan.variant}")

@@ -36,7 +36,7 @@ from keras import layers
 from data_prep.mnist import load_mnist
 from data_prep.perlin import perlin_images
 from zoo.core import NATIVE_BFLOAT16
-from zoo.layers import FusedBatchNormalization
+from zoo.layers import DIGIT_VIEW_ANGLES, FusedBatchNormalization, ShiftAveraged
 from zoo.registry import Recipe, Task, Variant, register
 
 NOT_A_DIGIT = 10
@@ -130,6 +130,16 @@ def mnist_default(splits=None, classes=10, name="mnist_default", without_batch_n
     return keras.Model(inputs, layers.Dense(classes, activation="softmax", name="digit")(x), name=name)
 
 
+def mean_over_shifts_and_rotations(model) -> keras.Model:
+    """The trained default answering with its mean output over 9 views of each image: the image,
+    its four one-pixel shifts and its rotations by -10, -5, 5 and 10 degrees, one batch
+    (:class:`zoo.layers.ShiftAveraged`). Chosen on validation: on 15 trainings of this network it
+    lowered the validation loss in each and raised the accuracy in 14 (reports/mnist/tried.md)."""
+    inputs = keras.Input(shape=(28, 28), name="image")
+    averaged = ShiftAveraged(model, angles=DIGIT_VIEW_ANGLES, name="mean_over_views")(inputs)
+    return keras.Model(inputs, averaged, name=model.name)
+
+
 def with_perlin_noise(images, labels, seed: int, rate: float = PERLIN_RATE):
     """Add Perlin images labelled "not a digit" so that they are a ``rate`` share of the result."""
     n = int(round(len(images) * rate / (1 - rate)))
@@ -175,7 +185,9 @@ register(Task(
     variants={
         "default": Variant(mnist_default, DEFAULT_RECIPE,
                            "", "32C3-32C3-32C5S2-64C3-64C3-64C5S2-128 with batch norm, "
-                               "dropout, rotation/shift/zoom augmentation"),
+                               "dropout, rotation/shift/zoom augmentation; answers averaged over "
+                               "9 shifted and rotated views",
+                           at_inference=mean_over_shifts_and_rotations),
         "fcn": Variant(mnist_fcn, Recipe(**SEED001), "97.35% test (seed 001)", "seed 001's FCN 128-16"),
         # Chosen on validation (reports/mnist/tried.md): seed 001's recipe keeps 98.22% validation accuracy,
         # this one 98.50-98.52% (60 epochs: 98.57%, not separable from 30).

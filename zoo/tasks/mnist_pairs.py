@@ -37,7 +37,7 @@ import keras
 from keras import layers
 
 from data_prep.mnist_pairs import load_mnist_pairs
-from zoo.layers import ProbabilityLessOrEqual, RandomElasticDistortion, ShiftAveraged, TakeChannel
+from zoo.layers import DIGIT_VIEW_ANGLES, ProbabilityLessOrEqual, RandomElasticDistortion, ShiftAveraged, TakeChannel
 from zoo.registry import Recipe, Task, Variant, register
 
 AUX_WEIGHT = 1.0
@@ -102,10 +102,7 @@ def digit_branch(width: int = 32, rotation: float = 10, shift: float = 0.1, zoom
     return keras.Model(inputs, layers.Dense(10, activation="softmax", name="digit")(x), name="digit_branch")
 
 
-VIEW_ANGLES = (-10.0, -5.0, 5.0, 10.0)  # the rotated views, degrees; training rotates up to 10
-
-
-def mnist_pairs_default(splits=None, shift_averaged: bool = True, angles=VIEW_ANGLES, **branch_args) -> keras.Model:
+def mnist_pairs_default(splits=None, shift_averaged: bool = True, angles=DIGIT_VIEW_ANGLES, **branch_args) -> keras.Model:
     """``shift_averaged``: at inference each digit's distribution is the mean over the digit, its
     four one-pixel shifts and its rotations by ``angles`` (:class:`zoo.layers.ShiftAveraged`;
     training sees each digit once)."""
