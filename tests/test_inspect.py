@@ -46,3 +46,22 @@ def test_sigma_view_of_the_gaussian_regressor_and_refusal_elsewhere(house_dir, t
     argv[1] = "maximize"
     code, _, err = call_main(inspect.main, argv, capsys)
     assert code == 2 and "image classifiers" in err
+
+
+def test_a_model_that_only_averages_views_of_its_input_is_inspected_as_its_network():
+    """The mnist default ships wrapped in its 9 views: activations and embedding show the network's layers on
+    one image (the wrapper alone has none to show); a model with layers of its own before the wrapper (cats_dogs')
+    is shown as it is."""
+    import keras
+
+    from zoo.layers import FlipAveraged
+    from zoo.registry import get_task
+    from zoo.tasks.mnist import mean_over_shifts_and_rotations
+
+    network = get_task("mnist").build("fcn", None)
+    assert inspect.network_of(mean_over_shifts_and_rotations(network)) is network
+    assert inspect.network_of(network) is network
+    inputs = keras.Input((8, 8, 3))
+    trunk = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    mirrored = keras.Model(inputs, FlipAveraged(trunk)(keras.layers.Rescaling(1 / 255)(inputs)))
+    assert inspect.network_of(mirrored) is mirrored
