@@ -140,8 +140,9 @@ def test_a_variant_with_an_inference_wrapper_trains_the_network_alone_and_ships_
     card = fit("mnist", "fcn_views", spec=spec, epochs=2, data_dir=small_mnist_dir, out_dir=tmp_path, verbose=0)
     assert card["at_inference"] == "mean_over_shifts_and_rotations"
     shipped = load_model(tmp_path / "mnist-fcn_views.keras")
-    wrapper = shipped.get_layer("mean_over_views")
+    wrapper = shipped.layers[-1]
     assert isinstance(wrapper, ShiftAveraged) and wrapper.angles == (-10.0, -5.0, 5.0, 10.0)
+    assert shipped.output_names == wrapper.net.output_names == ["digit"]  # what predictions are read by
     splits = load_mnist(small_mnist_dir)
     wrapped = shipped.evaluate(splits.x_val, splits.y_val, batch_size=256, verbose=0, return_dict=True)
     assert card["val_metrics"]["loss"] == pytest.approx(wrapped["loss"], rel=1e-4)  # the card: the wrapped model's
