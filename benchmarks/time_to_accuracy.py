@@ -5,9 +5,10 @@
 After every epoch the test accuracy is measured (for this clock only: the zoo's fits never
 look at the test split) on the model as it ships (in float32, when trained under a mixed
 policy; wrapped in its variant's ``at_inference``, the mnist default's 9 views averaged), and
-the training time so far, that test excluded, is recorded when it first reaches the figure. Targets: usps 97.1% (seed 002, 6 min on an i5),
-mnist 98.98% (seed 001), mnist_pairs 90.1% (= 9.89% error, seed 003), two_spirals 100%
-(seed 000). Goal: <= 1/10 of the seed's time where it gives one.
+the training time so far, that test excluded, is recorded when it first reaches the figure.
+Targets: usps 97.1% (seed 002, 6 min on an i5), mnist 98.98% (seed 001), mnist_pairs 90.1%
+(= 9.89% error, seed 003), two_spirals 100% (seed 000). Goal: <= 1/10 of the seed's time where
+it gives one.
 
 ``mnist-keras-io`` races the zoo's mnist default against a peer in the same run: the
 keras-io "simple MNIST convnet" recipe (two 3x3 convs of 32 and 64, each followed by 2x2

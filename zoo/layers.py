@@ -131,10 +131,17 @@ class ViewAveraged(keras.layers.Layer):
     def build(self, input_shape):
         self.net.build(input_shape)
 
+    def all_views(self, images) -> list:
+        """The images and their :meth:`views`; grey images without a channel axis (mnist's raw
+        ``(batch, 28, 28)``) get one for the views, which are computed channels-last."""
+        if len(images.shape) == 3:
+            return [images, *(view[..., 0] for view in self.views(images[..., None]))]
+        return [images, *self.views(images)]
+
     def call(self, images, training=None):
         if training:
             return self.net(images, training=True)
-        views = [images, *self.views(images)]
+        views = self.all_views(images)
         outputs = self.net(keras.ops.concatenate(views, axis=0), training=False)
         per_view = keras.ops.reshape(outputs, (len(views), -1, *outputs.shape[1:]))
         return keras.ops.mean(per_view, axis=0)
@@ -218,8 +225,6 @@ class ShiftAveraged(ViewAveraged):
         self.angles = tuple(float(a) for a in angles)
 
     def views(self, images):
-        if len(images.shape) == 3:  # (batch, height, width): grey images without a channel axis (mnist's raw input)
-            return [view[..., 0] for view in self.views(images[..., None])]
         return [shifted(images, dy, dx) for dy, dx in self.SHIFTS] + [rotated(images, a) for a in self.angles]
 
     def get_config(self):

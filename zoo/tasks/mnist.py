@@ -136,7 +136,7 @@ def mean_over_shifts_and_rotations(model) -> keras.Model:
     its four one-pixel shifts and its rotations by -10, -5, 5 and 10 degrees, one batch
     (:class:`zoo.layers.ShiftAveraged`). Chosen on validation: on 15 trainings of this network it
     lowered the validation loss in each and raised the accuracy in 14 (reports/mnist/tried.md)."""
-    inputs = keras.Input(shape=(28, 28), name="image")
+    inputs = keras.Input(shape=model.inputs[0].shape[1:], name=model.inputs[0].name)  # the raw image, as the network's
     # Named as the network's output ("digit"), which predictions and the demo page are read by.
     averaged = ShiftAveraged(model, angles=DIGIT_VIEW_ANGLES, name=model.output_names[0])(inputs)
     return keras.Model(inputs, averaged, name=model.name)
