@@ -41,7 +41,7 @@ def post(url, body: bytes, kind="application/json"):
 def test_the_endpoints_answer_as_zoo_predict_and_refuse_bad_input_in_words(demo_url, tmp_path):
     status, house = post(f"{demo_url}/api/house", json.dumps(
         {"OverallQual": 7, "YearBuilt": 2001, "TotalBsmtSF": 1000, "GrLivArea": 1800}).encode())
-    assert status == 200 and house["interval95"][0] < house["price"] < house["interval95"][1]
+    assert status == 200 and house["interval"][0] < house["price"] < house["interval"][1] and house["coverage"] == 0.95
     status, error = post(f"{demo_url}/api/house", json.dumps({"OverallQual": "big"}).encode())
     assert status == 400 and "is not a finite number" in error["error"]
     status, error = post(f"{demo_url}/api/photo", b"not an image", "application/octet-stream")
@@ -81,6 +81,9 @@ def test_a_person_draws_uploads_and_prices_in_headless_chromium(demo_url, tmp_pa
         answers = {row.get_attribute("data-model"): row.find_element(By.CLASS_NAME, "class").text
                    for row in browser.find_elements(By.CSS_SELECTOR, "#digit-result tr[data-model]")}
         assert answers == {"mnist": "1", "usps": "1", "mnist-pdcnn": "1"}, answers
+        sets = [row.find_element(By.CLASS_NAME, "set").text  # each model's calibrated set, in words
+                for row in browser.find_elements(By.CSS_SELECTOR, "#digit-result tr[data-model]")]
+        assert all(text.startswith(("sure at 95%", "or unsure:", "unsure: no class")) for text in sets), sets
 
         photo = tmp_path / "photo.jpg"
         write_jpeg(photo, size=(320, 240))
@@ -88,6 +91,7 @@ def test_a_person_draws_uploads_and_prices_in_headless_chromium(demo_url, tmp_pa
         browser.find_element(By.ID, "photo-predict").click()
         wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#photo-result .class"))
         assert browser.find_element(By.CSS_SELECTOR, "#photo-result .class").text in ("cat", "dog")
+        assert "95%" in browser.find_element(By.CSS_SELECTOR, "#photo-result .set").text
 
         field = browser.find_element(By.ID, "GrLivArea")
         field.clear()
@@ -287,3 +291,28 @@ def test_fuzzed_requests_to_the_three_endpoints_always_get_a_json_answer(demo_ur
     one_request()
     with urllib.request.urlopen(demo_url, timeout=30) as page:  # and the server still serves the page
         assert page.status == 200 and b"Draw a digit" in page.read()
+
+
+def test_concurrent_inputs_share_batches_and_each_gets_its_own_rows_a_bad_one_failing_alone():
+    """The demo's Batcher (issue 56): inputs of concurrent requests go through the model together,
+    each request gets the rows of its own input, and an input that cannot run fails only its request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import keras
+    import numpy as np
+
+    from zoo.core import predict_outputs
+    from zoo.demo import Batcher
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="score")(inputs))
+    batcher = Batcher(model, max_batch=16, window=0.05)
+    rng = np.random.default_rng(0)
+    xs = [rng.normal(size=(1 + i % 3, 3)).astype("float32") for i in range(24)] + [np.zeros((1, 5), "float32")]
+    with ThreadPoolExecutor(len(xs)) as pool:
+        futures = [pool.submit(batcher, x) for x in xs]
+    for x, future in zip(xs[:-1], futures):
+        np.testing.assert_allclose(future.result()["score"], predict_outputs(model, x)["score"], rtol=1e-5, atol=1e-6)
+    with pytest.raises(Exception):
+        futures[-1].result()  # 5 numbers for a model of 3: its own request fails, no other
+    assert batcher.batches < len(xs)  # requests shared model calls

@@ -37,10 +37,16 @@ def digits(tmp_path):
     return folder, paths
 
 
-def predict(*argv):
+def predict(*argv, **options):
     from zoo import predict
 
-    return predict.predict_counting(predict.load(argv[0]), list(argv[1:]))
+    return predict.predict_counting(predict.load(argv[0]), list(argv[1:]), **options)
+
+
+def load(name):
+    from zoo import predict
+
+    return predict.load(name)
 
 
 @pytest.mark.parametrize("model", ["mnist", "usps", "mnist_scratch"])
@@ -81,12 +87,16 @@ def test_houses_in_both_column_dialects_get_a_price_sigma_and_interval(tmp_path)
     ames, _ = predict("house_prices-gaussian", str(tmp_path / "ames.tsv"))
     assert [r["price"] for r in kaggle] == [r["price"] for r in ames]
     assert kaggle[0]["price"] < kaggle[1]["price"]  # a larger, newer, better house costs more
-    for row in kaggle:
-        low, high = row["interval95"]
-        assert row["sigma"] > 0 and low < row["price"] < high
-        assert high - low == pytest.approx(2 * 1.96 * row["sigma"], rel=1e-3)
+    scale = load("house_prices-gaussian").card["calibration"]["heads"]["mean_sigma"]["quantiles"]
+    for row in kaggle:  # the conformal interval: mean -+ q sigma, q calibrated on the validation houses
+        low, high = row["interval"]
+        assert row["sigma"] > 0 and low < row["price"] < high and row["coverage"] == 0.95
+        assert high - low == pytest.approx(2 * scale["0.95"] * row["sigma"], rel=1e-3)
+    (narrow, _), _ = predict("house_prices-gaussian", str(tmp_path / "kaggle.csv"), coverage=0.8)
+    assert narrow["interval"][1] - narrow["interval"][0] == pytest.approx(2 * scale["0.80"] * narrow["sigma"], rel=1e-3)
     (mlp_row, _), _ = predict("house_prices", str(tmp_path / "kaggle.csv"))
-    assert set(mlp_row) == {"input", "price", "out_of_range"} and mlp_row["out_of_range"] == []
+    assert set(mlp_row) == {"input", "price", "interval", "coverage", "out_of_range"} and mlp_row["out_of_range"] == []
+    assert mlp_row["interval"][0] < mlp_row["price"] < mlp_row["interval"][1]
 
 
 def test_pairs_take_images_two_by_two(digits):
@@ -103,6 +113,8 @@ def test_cats_dogs_prints_a_class_and_its_probability(tmp_path):
     write_jpeg(photo, size=(333, 250))
     ((row,), _) = predict("cats_dogs", str(photo))
     assert row["class"] in ("cat", "dog") and 0.5 <= row["class_probability"] <= 1
+    # The calibrated set: the classes whose tempered 1 - p passes the conformal threshold, most probable first.
+    assert row["coverage"] == 0.95 and set(row["set"]) <= {"cat", "dog"} and row["set"][:1] in ([], [row["class"]])
 
 
 def test_json_lines_and_the_table_carry_the_same_predictions(digits, capsys):
@@ -113,9 +125,12 @@ def test_json_lines_and_the_table_carry_the_same_predictions(digits, capsys):
     captured = capsys.readouterr()
     rows = [json.loads(line) for line in captured.out.splitlines()]
     assert [r["digit"] for r in rows] == ["0", "1", "7"] and "skipped 1 unreadable" in captured.err
+    assert all(r["set"] in ([], [r["digit"]]) and r["coverage"] == 0.95 for r in rows)
     assert predict.main(["mnist-light", folder]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["input", "digit", "digit_probability"] and len(table) == 4
+    assert table[0].split() == ["input", "digit", "digit_probability", "set", "coverage"] and len(table) == 4
+    err = exits_2_with_one_line(predict.main, ["mnist-light", folder, "--coverage", "0.975"], capsys)
+    assert "0.50, 0.51, ..., 0.99" in err  # not a calibrated level
 
 
 def test_the_python_api_loads_a_shipped_model_with_its_card_and_predicts(digits):
@@ -127,7 +142,12 @@ def test_the_python_api_loads_a_shipped_model_with_its_card_and_predicts(digits)
     (result,) = zoo.predict((model, card), [str(digits[1][1])])
     assert result["digit"] == "1"
     (bare,) = zoo.predict(model, [str(digits[1][1])], task="mnist")  # a bare keras.Model needs its task
-    assert bare == result
+    # Without its card the model is uncalibrated: the same class, its raw probability, no set.
+    assert bare["digit"] == result["digit"] and "set" not in bare and result["set"] in ([], ["1"])
+    (raw,) = zoo.predict(model, [str(digits[1][1])], task="mnist", top_k=10)
+    logits = np.log(np.maximum([p for _, p in sorted(raw["digit_top10"], key=lambda pair: pair[0])], 1e-12))
+    tempered = np.exp(logits / card["calibration"]["heads"]["digit"]["temperature"])
+    assert result["digit_probability"] == pytest.approx(tempered[1] / tempered.sum(), abs=2e-4)
 
 
 @pytest.mark.parametrize("argv,expected", [

@@ -56,6 +56,17 @@ def test_saved_gaussian_model_reloads_and_predicts_mean_and_positive_sigma(house
     prediction = model.predict(raw, verbose=0)
     assert prediction.shape == (2, 2) and (prediction[:, 1] > 0).all()
     assert isinstance(model.loss, GaussianNLL)
+    # Calibrated at the end of the fit, on the validation houses: mean -+ q sigma, q the conformal quantile.
+    block = card["calibration"]
+    assert block["split"] == "val" and block["size"] == card["data"]["splits"]["val"]
+    q = block["heads"]["mean_sigma"]["quantiles"]
+    assert block["heads"]["mean_sigma"]["kind"] == "gaussian" and q["0.50"] < q["0.90"]
+    assert q["0.99"] is None  # 18 validation houses are too few for 99%: the interval is unbounded there
+    assert block["test"]["mean_sigma"]["n"] == card["data"]["splits"]["test"]
+    from zoo.evaluate import evaluate
+
+    again = evaluate(tmp_path / "house_prices-gaussian.keras", data_dir=house_dir)["calibration"]
+    assert again["mean_sigma"] == block["test"]["mean_sigma"]
 
 
 def test_curve_cross_validation_records_every_fold(tmp_path):

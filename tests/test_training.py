@@ -154,6 +154,10 @@ def test_a_variant_with_an_inference_wrapper_trains_the_network_alone_and_ships_
     assert wrapped["loss"] != pytest.approx(alone["loss"], rel=1e-3)
     result = evaluate(tmp_path / "mnist-fcn_views.keras", data_dir=small_mnist_dir)
     assert result["metrics"]["accuracy"] == pytest.approx(card["test_metrics"]["accuracy"], rel=1e-6)
+    # Calibrated at the end of the fit, as shipped (the views averaged): a temperature and sets that evaluate reproduces.
+    digit = card["calibration"]["heads"]["digit"]
+    assert digit["kind"] == "classes" and digit["temperature"] > 0
+    assert result["calibration"]["digit"] == card["calibration"]["test"]["digit"]
 
 
 def test_a_model_trained_with_the_fused_batch_norm_ships_with_keras_own():

@@ -5,7 +5,8 @@ Draw a digit (mnist, usps and pdcnn's "not a digit" answer), drop a photo (cat o
 enter a house's four features (price with the gaussian model's 95% interval). The page is one
 HTML file (``zoo/demo.html``) served by Python's own ``http.server`` on 127.0.0.1 and needs no
 internet; its three JSON endpoints go through :func:`zoo.predict.predict`, so the page sees
-exactly what ``python -m zoo.predict`` prints, out-of-range flags and refusals included.
+exactly what ``python -m zoo.predict`` prints, out-of-range flags, calibrated sets and intervals, and
+refusals included. Concurrent requests' inputs to one model run through it as one batch (:class:`Batcher`).
 
 Every request gets an HTTP answer with a JSON body: 400 for a malformed body or Content-Length
 (naming "the photo", "the drawing", "the house", never a temporary file), 411 without a length,
@@ -19,6 +20,7 @@ import argparse
 import base64
 import contextlib
 import json
+import sys
 import tempfile
 import threading
 import traceback
@@ -31,11 +33,14 @@ from zoo.cli import non_negative_int, positive_int, run
 PAGE = Path(__file__).with_name("demo.html")
 DIGIT_MODELS = ("mnist", "usps", "mnist-pdcnn")
 MAX_UPLOAD = 20 * 1024 * 1024  # bytes: a large phone photo
-# Every request gets an answer: INFERENCES requests are in inference at once (on 2 cores, 4 served
-# 14-17 requests/s and 1 served 10: a prediction is partly Python), WAITING more queue for them,
-# and one beyond those gets 503 with Retry-After at once. The listen backlog holds every
-# connection the queue can take, so none is reset (benchmarks/demo_load.py measures it).
-INFERENCES, WAITING = 4, 64
+# Every request gets an answer: INFERENCES requests are being answered at once (reading their
+# input, then waiting for their model's next batch), WAITING more queue for them, and one beyond
+# those gets 503 with Retry-After at once. The listen backlog holds every connection the queue can
+# take, so none is reset (benchmarks/demo_load.py measures it).
+INFERENCES, WAITING = 32, 64
+# Requests for one model that arrive within BATCH_WINDOW seconds of the first go through it as one
+# batch of up to MAX_BATCH inputs, as TF Serving batches (max_batch_size, batch_timeout_micros).
+MAX_BATCH, BATCH_WINDOW = 64, 0.004
 BACKLOG = 128
 ROUTES = {"/api/digit": "the drawing", "/api/photo": "the photo", "/api/house": "the house"}
 EXAMPLES = {"/api/digit": '{"image": "data:image/png;base64,..."}',
@@ -43,10 +48,10 @@ EXAMPLES = {"/api/digit": '{"image": "data:image/png;base64,..."}',
 
 
 class Models:
-    """The shipped models, loaded once on first use (a thread-safe cache)."""
+    """The shipped models, loaded once on first use (a thread-safe cache), each with its :class:`Batcher`."""
 
     def __init__(self):
-        self._loaded, self._lock = {}, threading.Lock()
+        self._loaded, self._batchers, self._lock = {}, {}, threading.Lock()
 
     def __getitem__(self, name):
         from zoo.predict import load
@@ -54,7 +59,78 @@ class Models:
         with self._lock:
             if name not in self._loaded:
                 self._loaded[name] = load(name)
+                self._batchers[name] = Batcher(self._loaded[name].model)
             return self._loaded[name]
+
+    def batcher(self, name) -> "Batcher":
+        self[name]
+        return self._batchers[name]
+
+
+class Batcher:
+    """One model's inputs from concurrent requests, run through it as one batch.
+
+    A request's thread reads and checks its own input (so a bad one fails alone, before it joins a
+    batch), then calls the batcher with it: the first input of a batch waits ``window`` seconds for
+    others (or until ``max_batch``), one thread runs them through :func:`zoo.core.predict_outputs`
+    and hands each request its own rows. Should the batch itself fail, each input is run alone, so
+    that only a request whose own input fails gets the error."""
+
+    def __init__(self, model, max_batch: int = MAX_BATCH, window: float = BATCH_WINDOW):
+        import queue
+
+        self.model, self.max_batch, self.window = model, max_batch, window
+        self._inbox = queue.SimpleQueue()
+        self.batches = 0  # how many model calls served the requests (a test reads it)
+        threading.Thread(target=self._serve, daemon=True, name="zoo-demo-batcher").start()
+
+    def __call__(self, x) -> dict:
+        from concurrent.futures import Future
+
+        answer = Future()
+        self._inbox.put((x, answer))
+        return answer.result()
+
+    def _serve(self):
+        import queue
+        import time
+
+        while True:
+            batch = [self._inbox.get()]
+            deadline = time.monotonic() + self.window
+            while len(batch) < self.max_batch and (left := deadline - time.monotonic()) > 0:
+                try:
+                    batch.append(self._inbox.get(timeout=left))
+                except queue.Empty:
+                    break
+            try:
+                self._run(batch)
+            except Exception as err:  # a bug of ours: every request still gets an answer (a 500)
+                for _, answer in batch:
+                    if not answer.done():
+                        answer.set_exception(err)
+
+    def _run(self, batch):
+        from data_prep.splits import concat, length, take
+        from zoo.core import predict_outputs
+
+        self.batches += 1
+        try:
+            x = batch[0][0]
+            for other, _ in batch[1:]:
+                x = concat(x, other)
+            outputs = predict_outputs(self.model, x)
+        except Exception:  # e.g. inputs that do not stack: each alone, so that only a bad one fails
+            if len(batch) == 1:
+                return batch[0][1].set_exception(sys.exc_info()[1])
+            for item in batch:
+                self._run([item])
+            return
+        start = 0
+        for x_one, answer in batch:
+            rows = slice(start, start + length(x_one))
+            answer.set_result({name: values[rows] for name, values in outputs.items()})
+            start = rows.stop
 
 
 class Busy(Exception):
@@ -88,7 +164,7 @@ def predict_file(models: Models, name: str, data: bytes, suffix: str, what: str,
         path = Path(folder) / f"input{suffix}"
         path.write_bytes(data)
         try:
-            (result,) = predict(models[name], [str(path)], top_k=top_k)
+            (result,) = predict(models[name], [str(path)], top_k=top_k, infer=models.batcher(name))
         except ZooError as err:
             raise ZooError(str(err).replace(f"{path}, ", f"{what}: ").replace(str(path), what)) from None
     return {k: v for k, v in result.items() if k != "input"}

@@ -33,6 +33,7 @@ import keras
 
 from data_prep.errors import ZooError
 from zoo import artifacts
+from zoo.calibration import calibrated_card
 from zoo.cli import non_negative_int, positive_int, run
 from zoo.core import compile_model, evaluate_model, run_record
 from zoo.losses import GaussianNLL
@@ -87,6 +88,7 @@ def ensemble(task_name: str, variant: str | None = None, seeds=(0, 1, 2), data_d
         # Validation first: ensembles (of other seeds, other sizes) are compared on it, not on the test split.
         "val_metrics": evaluate_model(model, splits, batch_size, split="val"),
         "test_metrics": evaluate_model(model, splits, batch_size, spec.extra_metrics),
+        "calibration": calibrated_card(task.name, model, splits, batch_size),
         "status": "ok",
     }
     paths = artifacts.output_paths(out, task.name, "ensemble", "")

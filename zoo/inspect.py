@@ -34,7 +34,7 @@ from zoo import artifacts
 from zoo.cli import run
 from zoo.evaluate import load_model, read_card
 from zoo.plots import plot_curves, plot_sigma, pyplot
-from zoo.core import feed
+from zoo.core import feed, predict_outputs
 
 
 def nested_model(layer):
@@ -184,8 +184,9 @@ def inspect_feature_maps(model_path, model, card, out, args):
 
 def inspect_errors(model_path, model, card, out, args):
     splits = test_examples(card, args.data_dir)
-    scores = model.predict(feed(splits.x_test, None, 64)["x"], verbose=0)
-    if isinstance(scores, dict) or scores.ndim != 2:
+    outputs = predict_outputs(model, splits.x_test, 64)
+    scores = next(iter(outputs.values()))
+    if len(outputs) > 1 or scores.ndim != 2:
         raise ZooError("errors: only single-output classifiers can be shown")
     y = np.asarray(splits.y_test).ravel()
     if scores.shape[1] == 1:  # binary: the score is P(class 1)
@@ -221,8 +222,7 @@ def layer_outputs(model, count, data_dir, card):
     shown = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)
              and not layer.name.startswith("augment")]
     probe = keras.Model(model.inputs, [layer.output for layer in shown])
-    outputs = probe.predict(feed(x, None, 64)["x"], verbose=0)
-    return shown, outputs if isinstance(outputs, list) else [outputs]
+    return shown, list(predict_outputs(probe, x, 64).values())
 
 
 def inspect_activations(model_path, model, card, out, args):
@@ -312,7 +312,7 @@ def inspect_embedding(model_path, model, card, out, args):
     model = network_of(model)
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     penultimate = model.layers[model.layers.index(dense[-1]) - 1] if dense else model.layers[-2]
-    features = keras.Model(model.inputs, penultimate.output).predict(feed(x, None, 128)["x"], verbose=0)
+    (features,) = predict_outputs(keras.Model(model.inputs, penultimate.output), x, 128).values()
     features = features.reshape(len(features), -1)
     if args.tsne:
         from sklearn.manifold import TSNE

@@ -1,6 +1,7 @@
 """The shipped models, from their cards: ``python -m zoo.models [--markdown]``.
 
-One row a ``.keras`` in ``saved_models/``: task, variant, parameters, the main test metric(s),
+One row a ``.keras`` in ``saved_models/``: task, variant, parameters, the main test metric(s), how
+often its calibrated 95% sets or intervals held the truth on the test split (:mod:`zoo.calibration`),
 the seed's figure, training time and its card. ``--markdown`` prints the README's models table,
 which is this output verbatim (a test compares them), so no figure there is typed by hand.
 """
@@ -44,7 +45,7 @@ def main_metrics(card: dict) -> str:
     if "digit_accuracy" in m:
         return f"{100 * m['digit_accuracy']:.2f}% digit, {100 * m['color_accuracy']:.2f}% color"
     if "rmse" in m:
-        coverage = f", {100 * m['coverage95']:.1f}% in its 95% interval" if "coverage95" in m else ""
+        coverage = f", {100 * m['coverage95']:.1f}% within its ±1.96 sigma" if "coverage95" in m else ""
         return f"RMSE ${m['rmse']:,.0f}{coverage}"
     if "mse" in m:
         return f"MSE {m['mse']:.4f}"
@@ -52,6 +53,13 @@ def main_metrics(card: dict) -> str:
     if "perlin_rejection" in m:
         text += f", {100 * m['perlin_rejection']:.1f}% of noise rejected"
     return text
+
+
+def calibrated_coverage(card: dict) -> str:
+    """How often the calibrated 95% sets or intervals held the truth on the test split (the main head's)."""
+    test = card.get("calibration", {}).get("test", {})
+    heads = [h for h in ("comparison", "digit") if h in test] or [h for h in test if h != "coverage"]
+    return f"{100 * test[heads[0]]['coverage']:.1f}%" if heads else "-"
 
 
 def training_time(card: dict) -> str:
@@ -63,10 +71,11 @@ def training_time(card: dict) -> str:
 
 def rows(folder=SAVED_MODELS) -> list[list[str]]:
     return [[card["task"], card.get("variant", ""), f"{card.get('params', 0):,}", main_metrics(card),
-             card.get("reference", ""), training_time(card), card["name"]] for card in shipped(folder)]
+             calibrated_coverage(card), card.get("reference", ""), training_time(card), card["name"]]
+            for card in shipped(folder)]
 
 
-HEADER = ["task", "variant", "params", "test", "seed's figure", "training", "card"]
+HEADER = ["task", "variant", "params", "test", "95% sets cover", "seed's figure", "training", "card"]
 
 
 def markdown(folder=SAVED_MODELS, link_prefix: str = "saved_models/") -> str:

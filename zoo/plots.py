@@ -54,10 +54,10 @@ def plot_histories(ax, logs: dict, column: str, title: str, log_scale=True):
 
 def plot_sigma(model_path, splits, out):
     """|error| against predicted sigma (seed 000 fig. 5), sigma against GrLivArea (seed 002 fig. 3)."""
-    from zoo.core import load_model
+    from zoo.core import load_model, predict_outputs
 
     plt = pyplot()
-    prediction = load_model(model_path).predict(splits.x_test, verbose=0)
+    (prediction,) = predict_outputs(load_model(model_path), splits.x_test).values()
     mu, sigma = prediction[:, 0], prediction[:, 1]
     error = np.abs(splits.y_test - mu)
     fig, ax = plt.subplots(figsize=(5, 4))

@@ -5,9 +5,11 @@ MODEL is a ``.keras`` file or the name of a shipped model (``cats_dogs``, ``mnis
 file). INPUT: image files or folders of them (digits, cats and dogs; mnist_pairs takes
 its images two by two), a CSV of houses (house_prices), or CSV / ``.npy`` arrays of what
 the model takes. One row per input: the predicted class and its probability (``-k`` for
-the top k), the price (with sigma and the 95% interval for a gaussian model), or the value;
-``--json`` writes JSON lines instead. Where the card records the training inputs' ranges
-(house prices, two spirals, curve), each row names the inputs outside them (``out_of_range``):
+the top k), the price (with sigma for a gaussian model), or the value; a calibrated model (every
+shipped one, :mod:`zoo.calibration`) tempers its probabilities and adds its prediction ``set`` or
+``interval`` at ``--coverage`` (default 0.95), which the row names; ``--json`` writes JSON lines
+instead. Where the card records the training inputs' ranges (house prices, two spirals, curve),
+each row names the inputs outside them (``out_of_range``):
 the answer there is an extrapolation, whatever confidence it shows. Impossible values (a
 negative area, a quality outside 1..10) are refused.
 
@@ -30,7 +32,10 @@ from typing import NamedTuple
 import numpy as np
 
 from data_prep.errors import ZooError
+from zoo import calibration
+from zoo.calibration import DEFAULT_COVERAGE
 from zoo.cli import positive_int, run
+from zoo.core import predict_outputs
 
 SAVED_MODELS = Path(__file__).resolve().parents[1] / "saved_models"
 DIGIT_FRAMES = {"mnist": (28, 20), "mnist_scratch": (28, 20), "mnist_pairs": (28, 20),  # (side, box of the ink)
@@ -59,16 +64,20 @@ def load(name, unsafe: bool = False) -> Loaded:
     return Loaded(model, read_card(path) if card_path(path).is_file() else {})
 
 
-def predict(model, inputs, task: str | None = None, top_k: int = 1) -> list[dict]:
+def predict(model, inputs, task: str | None = None, top_k: int = 1, coverage: float = DEFAULT_COVERAGE,
+            infer=None) -> list[dict]:
     """One dict per input: its name and what the model says of it (see the module's doc).
 
     ``model``: what :func:`load` returns, a ``.keras`` path or shipped name, or a bare
     ``keras.Model`` with ``task``. ``inputs``: paths (files, folders) as on the command line;
-    unreadable files inside folders are skipped (:func:`predict_counting` counts them)."""
-    return predict_counting(model, inputs, task, top_k)[0]
+    unreadable files inside folders are skipped (:func:`predict_counting` counts them). ``infer``:
+    what runs the model on the prepared inputs (default :func:`zoo.core.predict_outputs`; the demo
+    passes its batcher, which runs concurrent requests' inputs as one batch)."""
+    return predict_counting(model, inputs, task, top_k, coverage, infer)[0]
 
 
-def predict_counting(model, inputs, task: str | None = None, top_k: int = 1) -> tuple[list[dict], int]:
+def predict_counting(model, inputs, task: str | None = None, top_k: int = 1,
+                     coverage: float = DEFAULT_COVERAGE, infer=None) -> tuple[list[dict], int]:
     """:func:`predict`, and how many unreadable files in the folders were skipped."""
     if isinstance(model, tuple) and len(model) == 2:  # (model, card), as load returns it
         model = Loaded(*model)
@@ -77,10 +86,11 @@ def predict_counting(model, inputs, task: str | None = None, top_k: int = 1) -> 
     else:
         model = Loaded(model, {})
     task = task_of(model.card, task)
+    calibration.level_key(coverage)  # refused before any work
     names, x, skipped = model_inputs(task, inputs, model.card)
     check_shape(model.model, x, task)
-    outputs = model.model.predict(x, batch_size=64, verbose=0)
-    rows = describe(model.card, named_outputs(model.model, outputs), top_k)
+    outputs = infer(x) if infer else predict_outputs(model.model, x, batch_size=64)
+    rows = describe(model.card, outputs, top_k, coverage)
     ranges = model.card.get("data", {}).get("input_ranges")
     if ranges:  # the inputs outside what the model was trained on, named in each row
         rows = [{**row, "out_of_range": outside} for row, outside in zip(rows, out_of_range(x, ranges))]
@@ -200,15 +210,6 @@ def _pooled(digit: np.ndarray) -> np.ndarray:
     return downsample(digit[None].astype("uint8"))[0]
 
 
-def named_outputs(model, outputs) -> dict:
-    names = list(getattr(model, "output_names", None) or ["digit"])  # the scratch MLP names no output
-    if isinstance(outputs, dict):
-        return {name: np.asarray(value) for name, value in outputs.items()}
-    if isinstance(outputs, (list, tuple)):
-        return {name: np.asarray(value) for name, value in zip(names, outputs)}
-    return {names[0]: np.asarray(outputs)}
-
-
 def class_names(output: str, width: int, card: dict) -> list[str]:
     if output == "color":
         return list(card.get("data", {}).get("info", {}).get("colors") or range(width))
@@ -218,30 +219,51 @@ def class_names(output: str, width: int, card: dict) -> list[str]:
     return [str(i) for i in range(10)] + ([NOT_A_DIGIT] if width == 11 else [])
 
 
-def describe(card: dict, outputs: dict, top_k: int) -> list[dict]:
-    """Each output of each input as readable fields: a class and its probability, or a value."""
+def describe(card: dict, outputs: dict, top_k: int, coverage: float = DEFAULT_COVERAGE) -> list[dict]:
+    """Each output of each input as readable fields: a class and its probability, or a value. A model
+    whose card is calibrated (:mod:`zoo.calibration`) reports tempered probabilities, and adds the
+    prediction set (``set``; ``{head}_set`` where the model has several class heads) or the interval
+    (``interval``) at ``coverage``, which each row carries."""
     rows = [{} for _ in range(len(next(iter(outputs.values()))))]
+    heads = card.get("calibration", {}).get("heads", {})
+    class_heads = [o for o in outputs if calibration.head_kind(o) == calibration.CLASSES]
     for output, values in outputs.items():
         values = values.reshape(len(values), -1)
-        if output == "mean_sigma":  # the gaussian regressor: price, its sigma and 95% interval
-            for row, (mean, sigma) in zip(rows, values):
+        said = calibration.answer(heads[output], values, coverage) if output in heads else {}
+        if output == "mean_sigma":  # the gaussian regressor: price, its sigma and interval
+            # Uncalibrated, the interval takes the sigma at its word (a normal distribution).
+            intervals = said.get("intervals",
+                                 values[:, :1] + np.outer(values[:, 1], [-1, 1]) * normal_quantile(coverage))
+            for row, (mean, sigma), (low, high) in zip(rows, values, intervals):
                 row.update(price=round(float(mean), 2), sigma=round(float(sigma), 2),
-                           interval95=[round(float(mean - 1.96 * sigma), 2), round(float(mean + 1.96 * sigma), 2)])
+                           interval=[round(float(low), 2), round(float(high), 2)])
         elif output in ("price", "y"):
-            for row, (value,) in zip(rows, values):
+            for i, (row, (value,)) in enumerate(zip(rows, values)):
                 row[output] = round(float(value), 2 if output == "price" else 6)
+                if said:
+                    row["interval"] = [round(float(v), 2 if output == "price" else 6) for v in said["intervals"][i]]
         else:
-            if values.shape[1] == 1:  # a sigmoid: the probability of class 1
-                values = np.concatenate([1 - values, values], axis=1)
-            labels = class_names(output, values.shape[1], card)
+            probabilities = said.get("probabilities", calibration.as_classes(values))
+            labels = class_names(output, probabilities.shape[1], card)
             field = "class" if output in ("dog", "spiral") else output  # a sigmoid output is named after class 1
-            for row, probabilities in zip(rows, values):
-                best = np.argsort(-probabilities)[:top_k]
+            set_field = "set" if len(class_heads) == 1 else f"{field}_set"
+            for i, (row, p) in enumerate(zip(rows, probabilities)):
+                best = np.argsort(-p)[:top_k]
                 row[field] = labels[best[0]]
-                row[f"{field}_probability"] = round(float(probabilities[best[0]]), 4)
+                row[f"{field}_probability"] = round(float(p[best[0]]), 4)
                 if top_k > 1:
-                    row[f"{field}_top{top_k}"] = [[labels[i], round(float(probabilities[i]), 4)] for i in best]
+                    row[f"{field}_top{top_k}"] = [[labels[k], round(float(p[k]), 4)] for k in best]
+                if said:  # the set's classes, most probable first
+                    row[set_field] = [labels[k] for k in np.argsort(-p) if said["sets"][i, k]]
+    if heads or "mean_sigma" in outputs:
+        rows = [{**row, "coverage": coverage} for row in rows]
     return rows
+
+
+def normal_quantile(coverage: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + coverage / 2))
 
 
 def table(results: list[dict]) -> str:
@@ -267,9 +289,13 @@ def main(argv=None) -> int:
     p.add_argument("--task", help="the model's task, for a .keras file without a card")
     p.add_argument("-k", "--top-k", type=positive_int, default=1, help="show the k most probable classes")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
+    p.add_argument("--coverage", type=float, default=DEFAULT_COVERAGE,
+                   help="coverage of the prediction sets and intervals of a calibrated model (0.50, 0.51, ..., "
+                        "0.99; default 0.95)")
     p.add_argument("--unsafe", action="store_true", help="allow code in the file (Lambda layers); trusted files only")
     args = p.parse_args(argv)
-    results, skipped = predict_counting(load(args.model, args.unsafe), args.inputs, args.task, args.top_k)
+    results, skipped = predict_counting(load(args.model, args.unsafe), args.inputs, args.task, args.top_k,
+                                        args.coverage)
     if skipped:
         print(f"skipped {skipped} unreadable file(s) in the folders given", file=sys.stderr)
     print("\n".join(json.dumps(r) for r in results) if args.json else table(results))

@@ -49,6 +49,7 @@ from data_prep.errors import ZooError
 from data_prep.splits import concat, take
 from zoo import artifacts, members
 from zoo import distribute as engines
+from zoo.calibration import calibrated_card
 from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_history
 from zoo.core import (  # noqa: F401  (build_training_state, environment: part of this module's face)
     NATIVE_BFLOAT16, build_training_state, compile_model, dtype_policy, environment, evaluate_model, feed,
@@ -96,6 +97,7 @@ def fit(task_name: str, variant: str | None = None, epochs: int | None = None, b
             card["at_inference"] = plan.spec.at_inference.__name__
             card["val_metrics"] = evaluate_model(model, splits, plan.batch_size, split="val")
         card["test_metrics"] = evaluate_model(model, splits, plan.batch_size, plan.spec.extra_metrics)
+        card["calibration"] = calibrated_card(plan.task.name, model, splits, plan.batch_size)
         card["status"] = "ok"
         return ship_fit(model, log, card, paths, title=f"{plan.task.name} / {plan.variant}")
     finally:
@@ -346,6 +348,7 @@ def fit_members(plan: Plan, paths: dict, *, data_dir, verbose, command) -> dict:
         "members": member_cards,
         "val_metrics": evaluate_model(model, splits, plan.batch_size, split="val"),
         "test_metrics": evaluate_model(model, splits, plan.batch_size, spec.extra_metrics),
+        "calibration": calibrated_card(task.name, model, splits, plan.batch_size),
         "status": "ok",
     }
     return ship_fit(model, history, card, paths,

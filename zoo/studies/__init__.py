@@ -11,5 +11,5 @@ line below.
 from zoo.studies.registry import Study, get_study, list_studies, register  # noqa: F401
 from zoo.studies import (  # noqa: E402, F401  (importing a module registers its study)
     activations_depth_width, colored_usps, curve, gradcheck, house_prices, init, losses, lr_batch, mnist_light,
-    mnist_pairs, mnist_pairs_table1, mnist_variants, optimizers, scratch_rates,
+    mnist_pairs, mnist_pairs_table1, mnist_variants, optimizers, scratch_rates, calibration,
 )

@@ -23,7 +23,7 @@ COLORED_USPS_CONFIGS = {
 def colored_usps_study(rounds: int, out: Path, data_dir=None) -> str:
     """Digit and color test accuracy of the default and changed recipes, per seed and as the
     seeds' ensemble (mean class probabilities)."""
-    from zoo.core import load_model
+    from zoo.core import load_model, predict_outputs
 
     splits = get_task("colored_usps").load(data_dir=data_dir)
     rows, ensembles = [], {}
@@ -36,7 +36,7 @@ def colored_usps_study(rounds: int, out: Path, data_dir=None) -> str:
             rows.append({"model": config, "seed": seed, "digit_accuracy": metrics["digit_accuracy"],
                          "color_accuracy": metrics["color_accuracy"], "params": card["params"],
                          "epochs_run": card["epochs_run"], "s_per_epoch": card["fit_seconds"] / card["epochs_run"]})
-            probabilities = probabilities + load_model(path).predict(splits.x_test, verbose=0)["digit"]
+            probabilities = probabilities + predict_outputs(load_model(path), splits.x_test)["digit"]
         ensembles[config] = float(np.mean(probabilities.argmax(-1) == splits.y_test["digit"]))
     table = summarize(rows, "model", ["digit_accuracy", "color_accuracy", "params", "epochs_run", "s_per_epoch"])
     mean = table.xs("mean", axis=1, level=1)

@@ -35,7 +35,7 @@ def curve_study(rounds: int, out: Path, data_dir=None) -> str:
 def plot_curve_fits(models: dict, splits, out: Path):
     """The fitted curves with training, validation and test points (seed 001 fig. 2)."""
     from data_prep.generated import CURVE_RANGE, curve_function
-    from zoo.core import load_model
+    from zoo.core import load_model, predict_outputs
 
     plt = pyplot()
     grid = np.linspace(*CURVE_RANGE, 400, dtype="float32").reshape(-1, 1)
@@ -45,7 +45,7 @@ def plot_curve_fits(models: dict, splits, out: Path):
     ax.scatter(splits.x_val, splits.y_val, s=12, label="validation")
     ax.scatter(splits.x_test, splits.y_test, s=12, label="test (in the gaps)")
     for variant, path in models.items():
-        ax.plot(grid, load_model(path).predict(grid, verbose=0), lw=2, label=f"{variant} (seed 0)")
+        ax.plot(grid, predict_outputs(load_model(path), grid)["y"], lw=2, label=f"{variant} (seed 0)")
     ax.set(xlabel="x", ylabel="y")
     ax.legend(fontsize=8)
     artifacts.save_figure(fig, out / "fits.png")

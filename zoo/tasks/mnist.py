@@ -36,7 +36,7 @@ from keras import layers
 
 from data_prep.mnist import load_mnist
 from data_prep.perlin import perlin_images
-from zoo.core import NATIVE_BFLOAT16
+from zoo.core import NATIVE_BFLOAT16, predict_outputs
 from zoo.layers import DIGIT_VIEW_ANGLES, FusedBatchNormalization, ShiftAveraged
 from zoo.registry import Recipe, Task, Variant, register
 
@@ -163,7 +163,8 @@ def load_mnist_with_noise(data_dir=None):
 def perlin_rejection(model, n: int = 10_000) -> dict:
     """Share of ``n`` fresh Perlin images (seed never trained on) predicted "not a digit"."""
     noise = perlin_images(n, seed=PERLIN_FRESH_SEED)
-    predicted = np.argmax(model.predict(noise, batch_size=500, verbose=0), axis=-1)
+    (scores,) = predict_outputs(model, noise, batch_size=500).values()
+    predicted = np.argmax(scores, axis=-1)
     return {"perlin_rejection": float(np.mean(predicted == NOT_A_DIGIT))}
 
 
