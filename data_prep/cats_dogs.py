@@ -6,11 +6,22 @@
   ``PetImages/Dog/45.jpg``. It ships corrupt files (zero bytes, truncated, not a JPEG):
   each file is screened with Pillow and the bad ones are skipped and counted.
 
+Photos may be spread over several folders (``cats_dogs/`` and ``cats_dogs_more*/`` beside it, as
+``../shared/data`` has them) or all in one; a photo is known by its class and number
+(``cat.123``), so a photo found twice counts once.
+
+The split is recorded (``cats_dogs_split.json`` beside this file): the 1,000 test and 1,000
+validation photos are named there, and every other photo trains. More photos arriving later
+join the training split, and the test split stays the one the shipped card was measured on.
+A collection where the record finds under half of its test photos (a small folder of one's
+own) is split seeded and stratified instead, 80 / 10 / 10.
+
 Images keep their own size here; resizing happens inside the model.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,16 +114,62 @@ def _find_class_dirs(root: Path):
 
 
 def locate_image_root(data_dir=None) -> Path:
+    return locate_image_roots(data_dir)[0]
+
+
+def locate_image_roots(data_dir=None) -> list[Path]:
+    """The folders holding the photos, in the first search root that has any: ``cats_dogs/`` (or
+    ``PetImages/``) and every ``cats_dogs_more*/`` beside it."""
     for root in search_roots(data_dir):
         for candidate in (root / "cats_dogs", root / "PetImages", root / "cats_dogs" / "PetImages"):
             if candidate.is_dir():
-                return candidate
+                return [candidate, *sorted(d for d in root.glob("cats_dogs_more*") if d.is_dir())]
     where = ", ".join(str(r / "cats_dogs") for r in search_roots(data_dir))
     raise ZooError(
         f"cats_dogs images not found: expected a folder cats_dogs/ holding train/cat.N.jpg and "
         f"train/dog.N.jpg (Kaggle) or PetImages/Cat/ and PetImages/Dog/ (Microsoft, "
         f"{PETIMAGES.origin}) in one of: {where}"
     )
+
+
+def photo_name(path: Path, label: int) -> str:
+    """A photo's identity across layouts and folders: ``cat.123`` for train/cat.123.jpg or Cat/123.jpg."""
+    number = path.stem.split(".")[-1]
+    return f"{CLASSES[label]}.{number}"
+
+
+def list_all_images(roots) -> ImageList:
+    """Every labelled photo under several folders (each in either layout), a photo found twice
+    (the same class and number) counted once: the first folder's copy is kept."""
+    lists = [list_images(root) for root in roots]
+    kept, seen, duplicates = [], set(), 0
+    for images in lists:
+        for path, label in zip(images.paths, images.labels):
+            name = photo_name(path, int(label))
+            if name in seen:
+                duplicates += 1
+                continue
+            seen.add(name)
+            kept.append((path, label))
+    if duplicates:
+        print(f"cats_dogs: {duplicates} photo(s) found in more than one folder, counted once")
+    paths, labels = zip(*kept)
+    layouts = sorted({images.layout for images in lists})
+    return ImageList(list(paths), np.array(labels, dtype="int64"), "+".join(layouts),
+                     [p for images in lists for p in images.skipped])
+
+
+SPLIT_RECORD = Path(__file__).with_name("cats_dogs_split.json")
+
+
+def recorded_split(names: np.ndarray, record_path: Path = SPLIT_RECORD):
+    """Part of each photo ("train", "val", "test") by the split record, or None where the record
+    finds under half of its test photos among ``names`` (then this is another collection)."""
+    record = json.loads(record_path.read_text())
+    test, val = set(record["test"]), set(record["val"])
+    if np.isin(list(test), names).sum() < len(test) / 2:
+        return None
+    return np.array(["test" if n in test else "val" if n in val else "train" for n in names])
 
 
 TRAINING_SIZE = 128  # the side images are decoded and resized to before they are cached
@@ -178,18 +235,27 @@ def image_files(root, size: int = TRAINING_SIZE) -> tuple[ImageFiles, np.ndarray
 
 
 def load_cats_dogs(data_dir=None, val_size=0.1, test_size=0.1) -> Splits:
-    """Image files and labels, split seeded and stratified (80 / 10 / 10 by default)."""
-    root = locate_image_root(data_dir)
-    images = list_images(root)
+    """Image files and labels: the recorded split where it describes the collection, otherwise
+    split seeded and stratified (``val_size`` / ``test_size`` of the whole)."""
+    roots = locate_image_roots(data_dir)
+    images = list_all_images(roots)
     paths = np.array([str(p) for p in images.paths])
     found = {name: int(np.sum(images.labels == i)) for i, name in enumerate(CLASSES)}
     if min(found.values()) == 0:
         present = ", ".join(f"{count} {name}" for name, count in found.items() if count)
-        raise ZooError(f"cats_dogs: only {present or 'no'} readable image(s) under {root} "
+        raise ZooError(f"cats_dogs: only {present or 'no'} readable image(s) under {roots[0]} "
                        f"({len(images.skipped)} unreadable skipped): a cat-vs-dog classifier needs both cats and dogs")
-    x_tr, y_tr, x_va, y_va, x_te, y_te = split_three(paths, images.labels, val_size, test_size, what="cats_dogs")
-    x_tr, x_va, x_te = ImageFiles(x_tr), ImageFiles(x_va), ImageFiles(x_te)
+    names = np.array([photo_name(p, int(y)) for p, y in zip(images.paths, images.labels)])
+    part = recorded_split(names)
+    if part is not None:
+        split = f"recorded: the test and validation photos named in data_prep/{SPLIT_RECORD.name}; the rest train"
+        x_tr, y_tr, x_va, y_va, x_te, y_te = (a[part == p] for p in ("train", "val", "test")
+                                              for a in (paths, images.labels))
+    else:
+        split = f"seeded, stratified: {1 - val_size - test_size:.0%} / {val_size:.0%} / {test_size:.0%}"
+        x_tr, y_tr, x_va, y_va, x_te, y_te = split_three(paths, images.labels, val_size, test_size, what="cats_dogs")
     return Splits(
-        "cats_dogs", x_tr, y_tr, x_va, y_va, x_te, y_te, files=[],
-        info={"layout": images.layout, "skipped": len(images.skipped), "classes": list(CLASSES)},
+        "cats_dogs", ImageFiles(x_tr), y_tr, ImageFiles(x_va), y_va, ImageFiles(x_te), y_te, files=[],
+        info={"layout": images.layout, "skipped": len(images.skipped), "classes": list(CLASSES),
+              "folders": [root.name for root in roots], "photos": len(paths), "split": split},
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -202,6 +205,43 @@ def test_cats_dogs_split_is_stratified_and_disjoint(tmp_path):
     assert splits.sizes == {"train": 32, "val": 4, "test": 4}
     assert not set(splits.x_train.paths) & set(splits.x_test.paths)
     assert splits.y_test.sum() == 2
+
+
+def test_cats_dogs_reads_every_folder_and_counts_a_photo_found_twice_once(tmp_path, capsys):
+    for i in range(10):
+        write_jpeg(tmp_path / "cats_dogs" / "train" / f"cat.{i}.jpg")
+        write_jpeg(tmp_path / "cats_dogs_more" / "train" / f"dog.{i}.jpg")
+    write_jpeg(tmp_path / "cats_dogs_more" / "train" / "cat.3.jpg")  # the same photo (class and number) again
+    roots = cats_dogs.locate_image_roots(tmp_path)
+    assert [r.name for r in roots] == ["cats_dogs", "cats_dogs_more"]
+    images = cats_dogs.list_all_images(roots)
+    assert len(images.paths) == 20 and images.labels.sum() == 10
+    assert "1 photo(s) found in more than one folder" in capsys.readouterr().out
+    splits = cats_dogs.load_cats_dogs(data_dir=tmp_path)  # too few of the recorded split's photos: seeded
+    assert sum(splits.sizes.values()) == 20 and splits.info["split"].startswith("seeded")
+    assert splits.info["folders"] == ["cats_dogs", "cats_dogs_more"]
+
+
+def test_cats_dogs_recorded_split_keeps_its_test_photos_when_more_arrive(tmp_path):
+    record = {"test": ["cat.0", "dog.0", "cat.1", "dog.1"], "val": ["cat.2", "dog.2"]}
+    (tmp_path / "split.json").write_text(json.dumps(record))
+    names = np.array([f"{c}.{i}" for c in ("cat", "dog") for i in range(6)])
+    part = cats_dogs.recorded_split(names, tmp_path / "split.json")
+    assert sorted(names[part == "test"]) == sorted(record["test"]) and sorted(names[part == "val"]) == ["cat.2", "dog.2"]
+    more = np.concatenate([names, [f"dog.{i}" for i in range(6, 50)]])  # a user with more photos
+    part_more = cats_dogs.recorded_split(more, tmp_path / "split.json")
+    assert (part_more[: len(names)] == part).all() and set(part_more[len(names):]) == {"train"}
+    assert cats_dogs.recorded_split(np.array(["cat.0", "dog.9"]), tmp_path / "split.json") is None  # another collection
+
+
+def test_cats_dogs_shipped_split_record_names_1000_test_and_1000_validation_photos():
+    record = json.loads(cats_dogs.SPLIT_RECORD.read_text())
+    test, val = set(record["test"]), set(record["val"])
+    assert len(test) == len(val) == 1000 and not test & val
+    assert sum(n.startswith("dog.") for n in test) == 500 and sum(n.startswith("dog.") for n in val) == 500
+    # a photo's identity is its class and number, whichever layout or folder holds it
+    assert cats_dogs.photo_name(Path("PetImages/Dog/123.jpg"), 1) == "dog.123"
+    assert cats_dogs.photo_name(Path("cats_dogs_more/train/cat.5001.jpg"), 0) == "cat.5001"
 
 
 def test_cats_dogs_empty_folder_says_so(tmp_path):
