@@ -100,7 +100,8 @@ def test_binomial_interval_is_clopper_pearsons():
 
 
 def test_the_study_bins_every_example_once_and_judges_each_head_against_the_band():
-    from zoo.studies.calibration import reliability, table
+    from zoo.calibration import reliability
+    from zoo.studies.calibration import table
 
     rng = np.random.default_rng(4)
     probabilities = softmax(rng.normal(0, 2, (1000, 3)))

@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from data_prep.errors import ZooError
+from data_prep.splits import SPLIT_SEED, length, take
 
 LEVELS = tuple(round(0.50 + 0.01 * i, 2) for i in range(50))  # 0.50, 0.51, ..., 0.99
 DEFAULT_COVERAGE = 0.95
@@ -149,14 +150,20 @@ def answer(head: dict, output, coverage: float = DEFAULT_COVERAGE) -> dict:
     return {"intervals": np.stack([output[:, 0] - half, output[:, 0] + half], axis=1)}
 
 
+def reliability(probabilities, labels, bins: int = ECE_BINS) -> list[tuple[float, float, int]]:
+    """(mean confidence, accuracy, count) of each non-empty equal-width bin of the top class's probability."""
+    p = as_classes(probabilities)
+    confidence, correct = p.max(axis=1), p.argmax(axis=1) == class_labels(labels)
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    return [(float(confidence[which == b].mean()), float(correct[which == b].mean()), int((which == b).sum()))
+            for b in range(bins) if np.any(which == b)]
+
+
 def expected_calibration_error(probabilities, labels, bins: int = ECE_BINS) -> float:
     """ECE over ``bins`` equal-width bins of the top class's probability (Guo et al., 2017)."""
-    p = as_classes(probabilities)
-    labels = class_labels(labels)
-    confidence, correct = p.max(axis=1), p.argmax(axis=1) == labels
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    return float(sum(abs(np.mean(correct[which == b]) - np.mean(confidence[which == b])) * np.mean(which == b)
-                     for b in range(bins) if np.any(which == b)))
+    binned = reliability(probabilities, labels, bins)
+    total = sum(count for _, _, count in binned)
+    return float(sum(abs(accuracy - confidence) * count for confidence, accuracy, count in binned) / total)
 
 
 def binomial_interval(k: int, n: int, level: float = 0.95) -> list[float]:
@@ -225,8 +232,6 @@ def calibration_parts(task: str, splits):
         _, _, x, y = curve(n_test=1000, seed=1)
         return x, y, splits.x_test, splits.y_test, "1,000 fresh points in the gaps (curve(seed=1))", CURVE_WHY
     if task in USPS_TASKS:
-        from data_prep.splits import SPLIT_SEED, take
-
         digits = splits.y_test["digit"] if isinstance(splits.y_test, dict) else splits.y_test
         order = np.random.default_rng(SPLIT_SEED).permutation(len(digits))
         cal = np.sort(np.concatenate([c[: round(USPS_CALIBRATION_SIZE * len(c) / len(digits))]

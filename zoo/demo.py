@@ -20,12 +20,13 @@ import argparse
 import base64
 import contextlib
 import json
-import sys
 import tempfile
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import numpy as np
 
 from data_prep.errors import ZooError
 from zoo.cli import non_negative_int, positive_int, run
@@ -111,18 +112,18 @@ class Batcher:
                         answer.set_exception(err)
 
     def _run(self, batch):
-        from data_prep.splits import concat, length, take
+        from data_prep.splits import length
         from zoo.core import predict_outputs
 
         self.batches += 1
+        inputs = [x for x, _ in batch]
         try:
-            x = batch[0][0]
-            for other, _ in batch[1:]:
-                x = concat(x, other)
+            x = ({k: np.concatenate([one[k] for one in inputs]) for k in inputs[0]} if isinstance(inputs[0], dict)
+                 else np.concatenate(inputs))
             outputs = predict_outputs(self.model, x)
-        except Exception:  # e.g. inputs that do not stack: each alone, so that only a bad one fails
+        except Exception as err:  # e.g. inputs that do not stack: each alone, so that only a bad one fails
             if len(batch) == 1:
-                return batch[0][1].set_exception(sys.exc_info()[1])
+                return batch[0][1].set_exception(err)
             for item in batch:
                 self._run([item])
             return

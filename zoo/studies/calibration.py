@@ -12,22 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from zoo import artifacts, calibration
 from zoo.studies.registry import register
 
 SAVED_MODELS = Path(__file__).resolve().parents[2] / "saved_models"
 BAND = (0.94, 0.97)  # issue 57: the 95% sets and intervals cover between these on each test split
-
-
-def reliability(probabilities, labels, bins: int = calibration.ECE_BINS):
-    """(mean confidence, accuracy, count) per equal-width bin of the top class's probability."""
-    p = calibration.as_classes(probabilities)
-    confidence, correct = p.max(axis=1), p.argmax(axis=1) == calibration.class_labels(labels)
-    which = np.minimum((confidence * bins).astype(int), bins - 1)
-    return [(confidence[which == b].mean(), correct[which == b].mean(), int((which == b).sum()))
-            for b in range(bins) if np.any(which == b)]
 
 
 def measured(path: Path, data_dir=None) -> list[dict]:
@@ -48,8 +37,8 @@ def measured(path: Path, data_dir=None) -> list[dict]:
                **f, "curve": calibration.coverage_curve(spec, outputs[head], labels)}
         if spec["kind"] == calibration.CLASSES:
             row["temperature"] = spec["temperature"]
-            row["before"] = reliability(outputs[head], labels)
-            row["after"] = reliability(calibration.tempered(outputs[head], spec["temperature"]), labels)
+            row["before"] = calibration.reliability(outputs[head], labels)
+            row["after"] = calibration.reliability(calibration.tempered(outputs[head], spec["temperature"]), labels)
         rows.append(row)
     return rows
 
