@@ -9,13 +9,19 @@
   publishers prepared theirs.
 - CSV tables of houses with the publisher's (``Gr Liv Area``) or Kaggle's (``GrLivArea``)
   column names; CSV or ``.npy`` arrays of numbers.
+- In memory, as a server has them: an :class:`Upload` (a file's bytes and the name errors give
+  it, "the photo"), and houses as dicts of their features (:func:`read_house_records`), read
+  without pandas or a temporary file and checked as a CSV's rows are.
 """
 
 from __future__ import annotations
 
+import json
+import numbers
 import re
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -27,6 +33,23 @@ TABLE_SUFFIXES = {".csv", ".tsv", ".txt"}
 # 12000 x 12000 PNG of 168 KB decoded to 2 GB in the demo server. 50 megapixels holds the
 # largest phone photos (48 MP, 8000 x 6000).
 MAX_IMAGE_PIXELS = 50_000_000
+
+
+class Upload(NamedTuple):
+    """A file's contents in memory (an HTTP request's body): read as the file would be; errors name
+    it ``name`` ("the photo"); ``suffix`` says what it is (".csv" a table, anything else an image)."""
+
+    name: str
+    data: bytes
+    suffix: str = ".img"
+
+    def __str__(self):
+        return self.name
+
+    def open(self):
+        import io
+
+        return io.BytesIO(self.data)
 
 
 def check_image_size(image: Image.Image, name) -> None:
@@ -43,7 +66,7 @@ def read_image(path) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit is lower
-            with Image.open(path) as image:
+            with Image.open(path.open() if isinstance(path, Upload) else path) as image:
                 check_image_size(image, path)
                 image.load()
                 return ImageOps.exif_transpose(image).convert("RGB")
@@ -60,7 +83,11 @@ def expand(inputs) -> tuple[list[Path], int]:
     """Files named and the files inside folders named (sorted), and how many files inside those
     folders were skipped because Pillow cannot read them. A missing path is an error."""
     files, skipped = [], 0
-    for item in map(Path, inputs):
+    for item in inputs:
+        if isinstance(item, Upload):
+            files.append(item)
+            continue
+        item = Path(item)
         if item.is_dir():
             for path in sorted(p for p in item.rglob("*") if p.is_file() and not p.name.startswith(".")):
                 if path.suffix.lower() in TABLE_SUFFIXES | {".npy"} or _readable(path):
@@ -124,7 +151,7 @@ def digit_image(image: Image.Image, side: int, box: int) -> tuple[np.ndarray, np
 
 def read_houses(path, features: list[str]) -> tuple[list[str], dict]:
     """(row names, {feature: (N, 1) float32}) from a CSV of houses in either column dialect."""
-    from data_prep.house_prices import impossible_value, numeric_column, read_table
+    from data_prep.house_prices import numeric_column, read_table
 
     frame = read_table(path)
     missing = [f for f in features if f not in frame.columns]
@@ -133,19 +160,52 @@ def read_houses(path, features: list[str]) -> tuple[list[str], dict]:
                        "(Kaggle names, or De Cock's with spaces)")
     if frame.empty:
         raise ZooError(f"{path} has no rows of houses, only its header")
-    columns = {f: numeric_column(frame[f], f, str(path)) for f in features}
-    empty = [f for f, column in columns.items() if column.isna().any()]
-    if empty:
-        row = int(np.flatnonzero(columns[empty[0]].isna().to_numpy())[0])
-        raise ZooError(f"{path}, data row {row + 1}: column {empty[0]!r} is empty; every house needs "
-                       f"{', '.join(features)}")
+    columns = {f: numeric_column(frame[f], f, str(path)).to_numpy("float64") for f in features}
+    ids = next((frame[c].astype(str).tolist() for c in ("Id", "Order", "PID") if c in frame.columns),
+               [f"row {i + 1}" for i in range(len(frame))])
+    return ids, checked_houses(columns, lambda row: f"{path}, data row {row + 1}")
+
+
+def read_house_records(records: list[dict], features: list[str], source: str = "the house") -> tuple[list[str], dict]:
+    """:func:`read_houses` for houses as dicts of their features (a request's JSON), without pandas:
+    a missing or empty (``None``, ``""``) feature is an empty cell, a value that is not a finite
+    number (text, a bool, a list) an error naming ``source`` (and the house's place among several)
+    and the feature."""
+    def where(row):
+        return source if len(records) == 1 else f"{source}, house {row + 1}"
+
+    columns = {f: np.empty(len(records)) for f in features}
+    for row, record in enumerate(records):
+        for feature in features:
+            value = record.get(feature)
+            try:
+                number = (np.nan if value is None or value == "" else
+                          float(value) if isinstance(value, (numbers.Real, str)) and not isinstance(value, bool) else None)
+            except (ValueError, OverflowError):  # text, or an integer beyond any float
+                number = None
+            if number is None or np.isinf(number) or (np.isnan(number) and value not in (None, "")):
+                raise ZooError(f"{where(row)}: {feature} {json.dumps(value, default=str)[:40]} is not a finite number; give a number")
+            columns[feature][row] = number
+    if not records:
+        raise ZooError(f"{source} has no houses")
+    return [f"row {i + 1}" for i in range(len(records))], checked_houses(columns, where)
+
+
+def checked_houses(columns: dict, where) -> dict:
+    """{feature: (N, 1) float32} from float64 columns, or a :class:`ZooError` naming the first empty
+    cell or impossible value (a negative area); ``where(row)`` names a row in it."""
+    from data_prep.house_prices import impossible_value
+
+    for feature, column in columns.items():
+        if np.isnan(column).any():
+            row = int(np.flatnonzero(np.isnan(column))[0])
+            raise ZooError(f"{where(row)}: column {feature!r} is empty; every house needs "
+                           f"{', '.join(columns)}")
     impossible = impossible_value(columns)
     if impossible:
         feature, row, value, what = impossible
-        raise ZooError(f"{path}, data row {row + 1}: {feature} {value:g} is impossible ({what}); correct it")
-    ids = next((frame[c].astype(str).tolist() for c in ("Id", "Order", "PID") if c in frame.columns),
-               [f"row {i + 1}" for i in range(len(frame))])
-    return ids, {f: column.to_numpy("float32").reshape(-1, 1) for f, column in columns.items()}
+        raise ZooError(f"{where(row)}: {feature} {value:g} is impossible ({what}); correct it")
+    return {f: column.astype("float32").reshape(-1, 1) for f, column in columns.items()}
 
 
 def read_numbers(path, width: int) -> np.ndarray:

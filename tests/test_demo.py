@@ -216,7 +216,7 @@ def test_a_full_queue_answers_503_with_retry_after_at_once(monkeypatch):
     ("/api/house", b"null", None, 400, "not an object"),
     ("/api/digit", b'{"image": 5}', None, 400, "the drawing is not a data URL"),
     ("/api/digit", b'{"image": "data:image/png;base64,%%%"}', None, 400, "the drawing is not a data URL"),
-    ("/api/house", b'{"OverallQual": {"a": 1}}', None, 400, "the house's OverallQual is"),
+    ("/api/house", b'{"OverallQual": {"a": 1}}', None, 400, 'the house: OverallQual {"a": 1} is not a finite number'),
     ("/api/house", b"{not json", None, 400, "not JSON"),
     ("/api/house", b"{}", {"Content-Length": "abc"}, 400, "is not a number of bytes"),
     ("/api/house", b"{}", {"Content-Length": "-5"}, 400, "is not a number of bytes"),

@@ -99,6 +99,38 @@ def test_houses_in_both_column_dialects_get_a_price_sigma_and_interval(tmp_path)
     assert mlp_row["interval"][0] < mlp_row["price"] < mlp_row["interval"][1]
 
 
+def test_inputs_in_memory_get_the_answers_of_the_files_they_would_be(tmp_path):
+    """A server's inputs (houses as dicts, a photo's bytes) read without a file: the same rows as the
+    CSV and the JPEG, and the same refusals, naming the input as the caller does."""
+    import zoo
+    from data_prep.errors import ZooError
+    from data_prep.user_inputs import Upload
+    from tests.conftest import write_jpeg
+
+    houses = [{"OverallQual": 5, "YearBuilt": 1960, "TotalBsmtSF": 800, "GrLivArea": 1100},
+              {"OverallQual": "8", "YearBuilt": 2005.0, "TotalBsmtSF": 1500, "GrLivArea": 2400}]
+    pd.DataFrame(houses).to_csv(tmp_path / "houses.csv", index=False)
+    gaussian = load("house_prices-gaussian")
+    strip = lambda rows: [{k: v for k, v in row.items() if k != "input"} for row in rows]  # noqa: E731
+    assert strip(zoo.predict(gaussian, houses)) == strip(zoo.predict(gaussian, [str(tmp_path / "houses.csv")]))
+    for house, words in [({**houses[0], "GrLivArea": "big"}, 'the house: GrLivArea "big" is not a finite number'),
+                         ({**houses[0], "YearBuilt": True}, "the house: YearBuilt true is not a finite number"),
+                         ({**houses[0], "OverallQual": 10**400}, "OverallQual 1000"),
+                         ({**houses[0], "GrLivArea": None}, "the house: column 'GrLivArea' is empty"),
+                         ({**houses[0], "GrLivArea": -3}, "the house: GrLivArea -3 is impossible")]:
+        with pytest.raises(ZooError, match=words):
+            zoo.predict(gaussian, [house])
+    with pytest.raises(ZooError, match="the house, house 2: column 'TotalBsmtSF' is empty"):
+        zoo.predict(gaussian, [houses[0], {**houses[1], "TotalBsmtSF": ""}])
+
+    write_jpeg(tmp_path / "photo.jpg", size=(333, 250))
+    cats_dogs = load("cats_dogs")
+    from_file, = strip(zoo.predict(cats_dogs, [str(tmp_path / "photo.jpg")]))
+    assert strip(zoo.predict(cats_dogs, [Upload("the photo", (tmp_path / "photo.jpg").read_bytes())])) == [from_file]
+    with pytest.raises(ZooError, match="^the photo is not an image Pillow can read"):
+        zoo.predict(cats_dogs, [Upload("the photo", b"not an image")])
+
+
 def test_pairs_take_images_two_by_two(digits):
     paths = [str(p) for p in digits[1]]  # 0, 1, 7
     results, _ = predict("mnist_pairs", paths[0], paths[2], paths[2], paths[1])

@@ -20,7 +20,6 @@ import argparse
 import base64
 import contextlib
 import json
-import tempfile
 import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -156,18 +155,17 @@ class Queue:
             self._admitted.release()
 
 
-def predict_file(models: Models, name: str, data: bytes, suffix: str, what: str, top_k: int = 1) -> dict:
-    """What ``python -m zoo.predict NAME FILE`` says of ``data`` written to a file; an error names
-    the user's input (``what``: "the photo"), not the temporary file."""
+def predict_upload(models: Models, name: str, data, what: str, suffix: str = ".img", top_k: int = 1) -> dict:
+    """What ``python -m zoo.predict NAME FILE`` says of a request's input, read in memory: the bytes
+    of a file (an error names it ``what``: "the photo"), or a house's features (a dict)."""
+    from data_prep.user_inputs import Upload
     from zoo.predict import predict
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"input{suffix}"
-        path.write_bytes(data)
-        try:
-            (result,) = predict(models[name], [str(path)], top_k=top_k, infer=models.batcher(name))
-        except ZooError as err:
-            raise ZooError(str(err).replace(f"{path}, ", f"{what}: ").replace(str(path), what)) from None
+    item = data if isinstance(data, dict) else Upload(what, data, suffix)
+    try:
+        (result,) = predict(models[name], [item], top_k=top_k, infer=models.batcher(name))
+    except ZooError as err:
+        raise ZooError(str(err).replace(f"{what}, ", f"{what}: ")) from None
     return {k: v for k, v in result.items() if k != "input"}
 
 
@@ -191,17 +189,11 @@ def answer(models: Models, route: str, body: bytes) -> dict:
             png = base64.b64decode(image.split(",", 1)[1], validate=True)
         except (AttributeError, IndexError, ValueError):
             raise ZooError(f"{what} is not a data URL (data:image/png;base64,...): send {EXAMPLES[route]}") from None
-        return {name: predict_file(models, name, png, ".png", what, top_k=3) for name in DIGIT_MODELS}
+        return {name: predict_upload(models, name, png, what, ".png", top_k=3) for name in DIGIT_MODELS}
     if route == "/api/photo":  # the photo's bytes as they are
-        return predict_file(models, "cats_dogs", body, ".img", what)
+        return predict_upload(models, "cats_dogs", body, what)
     features = json_object(body, route)  # {"OverallQual": 7, "YearBuilt": 2001, ...}
-    names = ["OverallQual", "YearBuilt", "TotalBsmtSF", "GrLivArea"]
-    for name in names:
-        value = features.get(name, "")
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or any(c in str(value) for c in ',"\r\n'):
-            raise ZooError(f"{what}'s {name} is {json.dumps(value)[:40]}: give a number")
-    csv = ",".join(names) + "\n" + ",".join(str(features.get(n, "")) for n in names) + "\n"
-    return predict_file(models, "house_prices-gaussian", csv.encode(), ".csv", what)
+    return predict_upload(models, "house_prices-gaussian", features, what)
 
 
 class BadRequest(Exception):

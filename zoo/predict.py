@@ -69,8 +69,10 @@ def predict(model, inputs, task: str | None = None, top_k: int = 1, coverage: fl
     """One dict per input: its name and what the model says of it (see the module's doc).
 
     ``model``: what :func:`load` returns, a ``.keras`` path or shipped name, or a bare
-    ``keras.Model`` with ``task``. ``inputs``: paths (files, folders) as on the command line;
-    unreadable files inside folders are skipped (:func:`predict_counting` counts them). ``infer``:
+    ``keras.Model`` with ``task``. ``inputs``: paths (files, folders) as on the command line
+    (unreadable files inside folders are skipped: :func:`predict_counting` counts them), files'
+    contents in memory (:class:`data_prep.user_inputs.Upload`), or houses as dicts of their
+    features (``{"OverallQual": 7, ...}``). ``infer``:
     what runs the model on the prepared inputs (default :func:`zoo.core.predict_outputs`; the demo
     passes its batcher, which runs concurrent requests' inputs as one batch)."""
     return predict_counting(model, inputs, task, top_k, coverage, infer)[0]
@@ -135,6 +137,9 @@ def model_inputs(task: str, inputs, card: dict) -> tuple[list[str], object, int]
     """(names, the model's input, skipped files) for the task, from paths as people have them."""
     from data_prep import user_inputs
 
+    if task == "house_prices" and inputs and all(isinstance(i, dict) for i in inputs):  # houses as a server has them
+        ids, x = user_inputs.read_house_records(inputs, house_features(card))
+        return ids, x, 0
     files, skipped = user_inputs.expand(inputs)
     tables = [f for f in files if f.suffix.lower() in user_inputs.TABLE_SUFFIXES | {".npy"}]
     images = [f for f in files if f not in tables]
@@ -142,8 +147,7 @@ def model_inputs(task: str, inputs, card: dict) -> tuple[list[str], object, int]
         if images or not tables:
             raise ZooError("house_prices models take a CSV of houses (columns OverallQual, YearBuilt, TotalBsmtSF, "
                            f"GrLivArea), not {', '.join(map(str, images or files))}")
-        features = card.get("data", {}).get("info", {}).get("features") or ["OverallQual", "YearBuilt",
-                                                                             "TotalBsmtSF", "GrLivArea"]
+        features = house_features(card)
         parts = [user_inputs.read_houses(path, features) for path in tables]
         return ([f"{p.name}:{i}" for p, (ids, _) in zip(tables, parts) for i in ids],
                 {f: np.concatenate([x[f] for _, x in parts]) for f in features}, skipped)
@@ -175,6 +179,11 @@ def model_inputs(task: str, inputs, card: dict) -> tuple[list[str], object, int]
             x += [digit_array(task, p) for p in pictures]
             names += [str(p) for p in images]
     return names, np.stack(x), skipped
+
+
+def house_features(card: dict) -> list[str]:
+    return card.get("data", {}).get("info", {}).get("features") or ["OverallQual", "YearBuilt", "TotalBsmtSF",
+                                                                    "GrLivArea"]
 
 
 def digit_array(task: str, picture) -> np.ndarray:

@@ -100,22 +100,34 @@ def downsampling_block(x, channels: int, name: str, fused: bool = True):
     return layers.Activation("relu")(layers.Add(name=f"{name}_add")([y, shortcut]))
 
 
-def cats_dogs_resnet(size: int, widths=(32, 64, 128, 256), dropout=0.2, fused: bool = True) -> keras.Model:
-    """The trunk on size x size images in [0, 1]: stride-2 stem, one downsampling block a width."""
+def identity_block(x, channels: int, name: str, fused: bool = True):
+    """Two 3x3 convs at the same resolution, added to the input."""
+    y = layers.Activation("relu")(conv_bn(x, channels, 1, f"{name}_a", fused))
+    y = conv_bn(y, channels, 1, f"{name}_b", fused)
+    return layers.Activation("relu")(layers.Add(name=f"{name}_add")([y, x]))
+
+
+def cats_dogs_resnet(size: int, widths=(32, 64, 128, 256), dropout=0.2, fused: bool = True,
+                     blocks=(1, 1, 1, 1)) -> keras.Model:
+    """The trunk on size x size images in [0, 1]: stride-2 stem, then per width one downsampling block
+    and ``blocks - 1`` identity blocks."""
     inputs = keras.Input(shape=(size, size, 3), name="scaled_image")
     x = layers.Activation("relu")(conv_bn(inputs, widths[0], 2, "stem", fused))
-    for i, channels in enumerate(widths, start=1):
+    for i, (channels, depth) in enumerate(zip(widths, blocks), start=1):
         x = downsampling_block(x, channels, f"block{i}", fused)
+        for j in range(2, depth + 1):
+            x = identity_block(x, channels, f"block{i}_{j}", fused)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     x = layers.Dropout(dropout)(x)
     return keras.Model(inputs, layers.Dense(1, activation="sigmoid", name="dog")(x), name="trunk")
 
 
-def cats_dogs_default(splits=None, size=128, widths=(32, 64, 128, 256), fused: bool = True) -> keras.Model:
+def cats_dogs_default(splits=None, size=128, widths=(32, 64, 128, 256), fused: bool = True,
+                      blocks=(1, 1, 1, 1)) -> keras.Model:
     inputs, x = raw_image_input(size)
     x = seed004_augmentation(x)
     # P(dog), as every variant names it
-    outputs = FlipAveraged(cats_dogs_resnet(size, widths, fused=fused), name="dog")(x)
+    outputs = FlipAveraged(cats_dogs_resnet(size, widths, fused=fused, blocks=blocks), name="dog")(x)
     return keras.Model(inputs, outputs, name="cats_dogs_default")
 
 
