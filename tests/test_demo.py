@@ -316,3 +316,26 @@ def test_concurrent_inputs_share_batches_and_each_gets_its_own_rows_a_bad_one_fa
     with pytest.raises(Exception):
         futures[-1].result()  # 5 numbers for a model of 3: its own request fails, no other
     assert batcher.batches < len(xs)  # requests shared model calls
+
+
+def test_a_lone_request_runs_without_waiting_out_the_window():
+    """With ``pending`` (the server's requests in flight), a batch that holds every request in flight
+    runs at once: one client is not slowed by the batching window meant for many."""
+    import time
+
+    import keras
+    import numpy as np
+
+    from zoo.demo import Batcher
+
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="score")(inputs))
+    x = np.ones((1, 3), "float32")
+    waiting, alone = Batcher(model, window=1.0), Batcher(model, window=1.0, pending=lambda: 1)
+    alone(x), waiting(x)  # traced
+    start = time.perf_counter()
+    alone(x)
+    assert time.perf_counter() - start < 0.5
+    start = time.perf_counter()
+    waiting(x)
+    assert time.perf_counter() - start >= 1.0

@@ -4,12 +4,15 @@ http://127.0.0.1:8000 in a browser.
 Draw a digit (mnist, usps and pdcnn's "not a digit" answer), drop a photo (cat or dog), or
 enter a house's four features (price with the gaussian model's 95% interval). The page is one
 HTML file (``zoo/demo.html``) served by Python's own ``http.server`` on 127.0.0.1 and needs no
-internet; its three JSON endpoints go through :func:`zoo.predict.predict`, so the page sees
-exactly what ``python -m zoo.predict`` prints, out-of-range flags, calibrated sets and intervals, and
-refusals included. Concurrent requests' inputs to one model run through it as one batch (:class:`Batcher`).
+internet; its three JSON endpoints go through :func:`zoo.predict.predict` (each request's input read
+in memory: no temporary file), so the page sees exactly what ``python -m zoo.predict`` prints,
+out-of-range flags, calibrated sets and intervals, and refusals included. Concurrent requests' inputs
+to one model run through it as one batch (:class:`Batcher`); a request alone runs at once.
+(uvicorn with starlette was measured against ``http.server`` and did not serve faster:
+``benchmarks/RESULTS.md``.)
 
 Every request gets an HTTP answer with a JSON body: 400 for a malformed body or Content-Length
-(naming "the photo", "the drawing", "the house", never a temporary file), 411 without a length,
+(naming "the photo", "the drawing", "the house"), 411 without a length,
 413 over the upload limit, 503 with ``Retry-After`` when the inference queue is full, 500 (and a
 traceback in the log) for a bug of ours.
 """
@@ -48,10 +51,12 @@ EXAMPLES = {"/api/digit": '{"image": "data:image/png;base64,..."}',
 
 
 class Models:
-    """The shipped models, loaded once on first use (a thread-safe cache), each with its :class:`Batcher`."""
+    """The shipped models, loaded once on first use (a thread-safe cache), each with its :class:`Batcher`
+    (``pending``: see there)."""
 
-    def __init__(self):
+    def __init__(self, pending=None):
         self._loaded, self._batchers, self._lock = {}, {}, threading.Lock()
+        self._pending = pending
 
     def __getitem__(self, name):
         from zoo.predict import load
@@ -59,7 +64,7 @@ class Models:
         with self._lock:
             if name not in self._loaded:
                 self._loaded[name] = load(name)
-                self._batchers[name] = Batcher(self._loaded[name].model)
+                self._batchers[name] = Batcher(self._loaded[name].model, pending=self._pending)
             return self._loaded[name]
 
     def batcher(self, name) -> "Batcher":
@@ -74,12 +79,14 @@ class Batcher:
     batch), then calls the batcher with it: the first input of a batch waits ``window`` seconds for
     others (or until ``max_batch``), one thread runs them through :func:`zoo.core.predict_outputs`
     and hands each request its own rows. Should the batch itself fail, each input is run alone, so
-    that only a request whose own input fails gets the error."""
+    that only a request whose own input fails gets the error. ``pending()``, when given, says how
+    many requests are in flight in the server: once the batch holds that many, no other can join,
+    and it runs without waiting out the window (a lone request does not wait for company)."""
 
-    def __init__(self, model, max_batch: int = MAX_BATCH, window: float = BATCH_WINDOW):
+    def __init__(self, model, max_batch: int = MAX_BATCH, window: float = BATCH_WINDOW, pending=None):
         import queue
 
-        self.model, self.max_batch, self.window = model, max_batch, window
+        self.model, self.max_batch, self.window, self.pending = model, max_batch, window, pending
         self._inbox = queue.SimpleQueue()
         self.batches = 0  # how many model calls served the requests (a test reads it)
         threading.Thread(target=self._serve, daemon=True, name="zoo-demo-batcher").start()
@@ -98,7 +105,8 @@ class Batcher:
         while True:
             batch = [self._inbox.get()]
             deadline = time.monotonic() + self.window
-            while len(batch) < self.max_batch and (left := deadline - time.monotonic()) > 0:
+            while (len(batch) < self.max_batch and (self.pending is None or self.pending() > len(batch))
+                   and (left := deadline - time.monotonic()) > 0):
                 try:
                     batch.append(self._inbox.get(timeout=left))
                 except queue.Empty:
@@ -143,15 +151,21 @@ class Queue:
     def __init__(self, running: int = INFERENCES, waiting: int = WAITING):
         self._admitted = threading.BoundedSemaphore(running + waiting)
         self._running = threading.Semaphore(running)
+        self._count = threading.Lock()
+        self.in_flight = 0  # requests admitted and not yet answered
 
     @contextlib.contextmanager
     def slot(self):
         if not self._admitted.acquire(blocking=False):
             raise Busy
+        with self._count:
+            self.in_flight += 1
         try:
             with self._running:
                 yield
         finally:
+            with self._count:
+                self.in_flight -= 1
             self._admitted.release()
 
 
@@ -285,7 +299,8 @@ class DemoServer(ThreadingHTTPServer):
 
 def serve(host: str = "127.0.0.1", port: int = 8000, queue: Queue | None = None) -> DemoServer:
     """The demo's server, bound (port 0: any free port; ``server.server_port`` says which)."""
-    return DemoServer((host, port), handler(Models(), queue or Queue()))
+    queue = queue or Queue()
+    return DemoServer((host, port), handler(Models(pending=lambda: queue.in_flight), queue))
 
 
 def main(argv=None) -> int:
