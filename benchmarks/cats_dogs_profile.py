@@ -63,6 +63,8 @@ def main():
             lambda: cats_dogs_default(fused=False),
         "default trunk, 32-64-128-256, fused batch norm (the default)": cats_dogs_default,
         "default trunk, 48-96-192-384": lambda: cats_dogs_default(widths=(48, 96, 192, 384)),
+        "default trunk, 32-64-128-256, 1-2-3-2 residual blocks (issue 55's deeper candidate)":
+            lambda: cats_dogs_default(blocks=(1, 2, 3, 2)),
         "augmentation layers alone": augmentation_alone,
     }
     policies = [None, "mixed_bfloat16"] if args.bfloat16 else [None]
