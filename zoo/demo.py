@@ -176,10 +176,7 @@ def predict_upload(models: Models, name: str, data, what: str, suffix: str = ".i
     from zoo.predict import predict
 
     item = data if isinstance(data, dict) else Upload(what, data, suffix)
-    try:
-        (result,) = predict(models[name], [item], top_k=top_k, infer=models.batcher(name))
-    except ZooError as err:
-        raise ZooError(str(err).replace(f"{what}, ", f"{what}: ")) from None
+    (result,) = predict(models[name], [item], top_k=top_k, infer=models.batcher(name))
     return {k: v for k, v in result.items() if k != "input"}
 
 
