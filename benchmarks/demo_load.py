@@ -22,6 +22,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -112,6 +113,8 @@ def main() -> int:
     rows = []
     try:
         port = int(re.search(r":(\d+)", server.stdout.readline())[1])
+        # The server logs a line a request: read them, or its pipe fills and its prints block it.
+        threading.Thread(target=server.stdout.read, daemon=True).start()
         urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=60).read()
         for route in args.endpoints:
             load(port, route, bodies[route], 4, 8)  # each model loaded and traced before the clock starts
