@@ -29,7 +29,8 @@ def app(inferences: int, waiting: int):
     from data_prep.errors import ZooError
     from zoo.demo import MAX_UPLOAD, PAGE, ROUTES, Models, answer
 
-    models, limiter, admitted = Models(), anyio.CapacityLimiter(inferences), [0]
+    admitted = [0]  # requests in flight: the batchers run a batch at once when it holds them all, as zoo.demo's do
+    models, limiter = Models(pending=lambda: admitted[0]), anyio.CapacityLimiter(inferences)
 
     async def page(request):
         return HTMLResponse(PAGE.read_bytes())

@@ -8,8 +8,8 @@ internet; its three JSON endpoints go through :func:`zoo.predict.predict` (each 
 in memory: no temporary file), so the page sees exactly what ``python -m zoo.predict`` prints,
 out-of-range flags, calibrated sets and intervals, and refusals included. Concurrent requests' inputs
 to one model run through it as one batch (:class:`Batcher`); a request alone runs at once.
-(uvicorn with starlette served 8-26% more at 40 clients, but answers a malformed Content-Length in
-plain text before any code of ours runs: ``http.server`` stays, ``benchmarks/RESULTS.md``.)
+(uvicorn with starlette served within run-to-run noise of it, and answers a malformed Content-Length
+in plain text before any code of ours runs: ``http.server`` stays, ``benchmarks/RESULTS.md``.)
 
 Every request gets an HTTP answer with a JSON body: 400 for a malformed body or Content-Length
 (naming "the photo", "the drawing", "the house"), 411 without a length,
