@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import math
 import numbers
 import re
 import warnings
@@ -36,12 +37,12 @@ MAX_IMAGE_PIXELS = 50_000_000
 
 
 class Upload(NamedTuple):
-    """A file's contents in memory (an HTTP request's body): read as the file would be; errors name
-    it ``name`` ("the photo"); ``suffix`` says what it is (".csv" a table, anything else an image)."""
+    """An image file's contents in memory (an HTTP request's body), read as the file would be; errors
+    name it ``name`` ("the photo"). Houses in memory are dicts of their features instead."""
 
     name: str
     data: bytes
-    suffix: str = ".img"
+    suffix = ".img"  # what callers of expand() sort files by: an image, not a table
 
     def __str__(self):
         return self.name
@@ -174,20 +175,22 @@ def read_house_records(records: list[dict], features: list[str], source: str = "
     def where(row):
         return source if len(records) == 1 else f"{source}, house {row + 1}"
 
+    if not records:
+        raise ZooError(f"{source} has no houses")
     columns = {f: np.empty(len(records)) for f in features}
     for row, record in enumerate(records):
         for feature in features:
             value = record.get(feature)
+            if value is None or value == "":  # an empty cell: checked_houses names it
+                columns[feature][row] = np.nan
+                continue
             try:
-                number = (np.nan if value is None or value == "" else
-                          float(value) if isinstance(value, (numbers.Real, str)) and not isinstance(value, bool) else None)
+                number = float(value) if isinstance(value, (numbers.Real, str)) and not isinstance(value, bool) else None
             except (ValueError, OverflowError):  # text, or an integer beyond any float
                 number = None
-            if number is None or np.isinf(number) or (np.isnan(number) and value not in (None, "")):
+            if number is None or not math.isfinite(number):
                 raise ZooError(f"{where(row)}: {feature} {json.dumps(value, default=str)[:40]} is not a finite number; give a number")
             columns[feature][row] = number
-    if not records:
-        raise ZooError(f"{source} has no houses")
     return [f"row {i + 1}" for i in range(len(records))], checked_houses(columns, where)
 
 

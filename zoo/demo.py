@@ -169,13 +169,13 @@ class Queue:
             self._admitted.release()
 
 
-def predict_upload(models: Models, name: str, data, what: str, suffix: str = ".img", top_k: int = 1) -> dict:
+def predict_upload(models: Models, name: str, data, what: str, top_k: int = 1) -> dict:
     """What ``python -m zoo.predict NAME FILE`` says of a request's input, read in memory: the bytes
     of a file (an error names it ``what``: "the photo"), or a house's features (a dict)."""
     from data_prep.user_inputs import Upload
     from zoo.predict import predict
 
-    item = data if isinstance(data, dict) else Upload(what, data, suffix)
+    item = data if isinstance(data, dict) else Upload(what, data)
     (result,) = predict(models[name], [item], top_k=top_k, infer=models.batcher(name))
     return {k: v for k, v in result.items() if k != "input"}
 
@@ -200,7 +200,7 @@ def answer(models: Models, route: str, body: bytes) -> dict:
             png = base64.b64decode(image.split(",", 1)[1], validate=True)
         except (AttributeError, IndexError, ValueError):
             raise ZooError(f"{what} is not a data URL (data:image/png;base64,...): send {EXAMPLES[route]}") from None
-        return {name: predict_upload(models, name, png, what, ".png", top_k=3) for name in DIGIT_MODELS}
+        return {name: predict_upload(models, name, png, what, top_k=3) for name in DIGIT_MODELS}
     if route == "/api/photo":  # the photo's bytes as they are
         return predict_upload(models, "cats_dogs", body, what)
     features = json_object(body, route)  # {"OverallQual": 7, "YearBuilt": 2001, ...}

@@ -182,8 +182,10 @@ def model_inputs(task: str, inputs, card: dict) -> tuple[list[str], object, int]
 
 
 def house_features(card: dict) -> list[str]:
-    return card.get("data", {}).get("info", {}).get("features") or ["OverallQual", "YearBuilt", "TotalBsmtSF",
-                                                                    "GrLivArea"]
+    """The features a house_prices model takes: its card's, else the seed's four."""
+    from data_prep.house_prices import SEED_FEATURES
+
+    return card.get("data", {}).get("info", {}).get("features") or SEED_FEATURES
 
 
 def digit_array(task: str, picture) -> np.ndarray:
