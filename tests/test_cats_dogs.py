@@ -16,7 +16,7 @@ from tests.test_cli import call_main
 from tests.test_resume import StopAfter
 from zoo import evaluate, inspect
 from zoo.registry import get_task
-from zoo.training import fit
+from zoo.training import fit, training_batches
 
 
 def awkward_folder(root):
@@ -121,3 +121,22 @@ def test_warm_up_then_cosine_rises_linearly_to_the_rate_then_decays_to_zero():
     np.testing.assert_allclose(rates, [0.0, 0.005, 0.01, 0.005, 0.0], atol=1e-6)
     assert recipe.describe()["warmup_epochs"] == 2
     assert recipe.describe()["loss"] == "binary_crossentropy(label_smoothing=0.1)"
+
+
+@pytest.mark.parametrize("mix", ["cutmix", "mixup"])
+def test_mixed_batches_carry_each_label_in_the_proportion_of_its_pixels(mix):
+    # Cats all black, dogs all white: after mixing, an image's share of white pixels is its dog share.
+    labels = np.array([0, 1] * 16, "float32")
+    images = np.broadcast_to(labels[:, None, None, None] * 255, (32, 64, 64, 3)).astype("uint8")
+    recipe = dataclasses.replace(get_task("cats_dogs").variants["default"].recipe, mix=mix)
+    data = training_batches(images, labels, 8, recipe, seed=3)["x"]
+    x, y = map(np.concatenate, zip(*data.as_numpy_iterator()))
+    # Keras' CutMix labels a box by its fractional area, whose pixels are whole: a row and a column apart at most.
+    np.testing.assert_allclose(x.mean(axis=(1, 2, 3)) / 255, y, atol=2 / 64 if mix == "cutmix" else 1e-4)
+    assert np.any((y > 0.01) & (y < 0.99))  # some images were mixed
+    assert recipe.describe()["mix"] == mix
+
+
+def test_a_mix_that_is_not_known_is_refused_with_the_names_that_are():
+    with pytest.raises(ValueError, match="cutmix, mixup"):
+        dataclasses.replace(get_task("cats_dogs").variants["default"].recipe, mix="cutmx")

@@ -190,6 +190,29 @@ def feed(x, y, batch_size=256, shuffle=False, seed=0) -> dict:
     return _pipeline(without_autotune(data.batch(batch_size).prefetch(tf.data.AUTOTUNE)), shuffle)
 
 
+# Recipe.mix's names: Keras' label-mixing layers at their papers' settings (CutMix: Beta(1, 1) box areas).
+BATCH_MIXES = {"cutmix": lambda seed: keras.layers.CutMix(factor=1.0, seed=seed),
+               "mixup": lambda seed: keras.layers.MixUp(alpha=0.2, seed=seed)}
+
+
+def mixed(train: dict, mix: str, seed: int = 0) -> dict:
+    """``feed``'s training keywords with each batch's images mixed in pairs and their labels in the
+    same proportion (``Recipe.mix``). Keras' layers run in the tf.data pipeline on any backend; a
+    label becomes a fraction, so the training accuracy Keras reports counts only unmixed images."""
+    import tensorflow as tf
+
+    if not isinstance(train["x"], tf.data.Dataset) or len(train["x"].element_spec) != 2:
+        raise ZooError(f"mix={mix!r} mixes batches of (images, labels) in a tf.data pipeline: it needs the "
+                       "TensorFlow backend, or an image task fed from files; fit without mix otherwise")
+    layer = BATCH_MIXES[mix](seed)
+
+    def mix_batch(images, labels):
+        out = layer({"images": images, "labels": tf.reshape(tf.cast(labels, "float32"), (-1, 1))}, training=True)
+        return out["images"], tf.reshape(out["labels"], tf.shape(labels))
+
+    return {**train, "x": without_autotune(train["x"].map(mix_batch).prefetch(1))}
+
+
 def _pipeline(dataset, shuffle: bool) -> dict:
     """``fit``'s keywords for a batched pipeline: it shuffles itself, so ``fit`` must not ask to."""
     return {"x": dataset, "batch_size": None, **({"shuffle": False} if shuffle else {})}

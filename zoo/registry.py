@@ -16,12 +16,13 @@ import keras
 
 from data_prep.errors import ZooError
 from data_prep.splits import Splits
+from zoo.core import BATCH_MIXES
 
 
 # Recipe fields a card records only when set; a card without one had the default (cards written
 # before the field existed could not have set it), so that is what a comparison of cards reads there.
 OPTIONAL_RECIPE_FIELDS = {"weight_decay": None, "warmup_epochs": 0, "restart_epochs": 0, "loss_weights": None,
-                          "validation_freq": 1, "members": 1, "mixed_precision": None}
+                          "validation_freq": 1, "members": 1, "mixed_precision": None, "mix": None}
 
 
 @dataclass
@@ -61,6 +62,10 @@ class Recipe:
     # mixed_bfloat16 where the CPU computes bfloat16 natively (zoo.core.training_policy), float32
     # elsewhere. The shipped model computes in float32 either way (zoo.core.shipped_model).
     mixed_precision: str | None = None
+    # Training batches mixed in pairs, their labels in proportion: "cutmix" (a box of one image pasted
+    # into another, Yun et al. 2019) or "mixup" (a blend, Zhang et al. 2018), by Keras' layers in the
+    # input pipeline (zoo.core.mixed). Validation and test images are never mixed.
+    mix: str | None = None
 
     def __post_init__(self):  # refused when the recipe is made (or overridden), not when a fit compiles it
         if self.restart_epochs and self.warmup_epochs:
@@ -69,6 +74,8 @@ class Recipe:
             raise ValueError("validation_freq and members are positive integers")
         if self.monitor and self.validation_freq > 1:
             raise ValueError(f"keeping the best epoch by {self.monitor} needs validation_freq 1 (each epoch validated)")
+        if self.mix not in (None, *BATCH_MIXES):
+            raise ValueError(f"mix is one of {', '.join(BATCH_MIXES)} (or None), not {self.mix!r}")
 
     def compile_args(self) -> dict:
         return {"loss": self.loss, "metrics": self.metrics, "loss_weights": self.loss_weights}

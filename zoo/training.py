@@ -52,11 +52,11 @@ from zoo import distribute as engines
 from zoo.calibration import calibrated_card
 from zoo.checkpoints import AtomicBackupAndRestore, KeepBestWeights, trim_history
 from zoo.core import (  # noqa: F401  (build_training_state, environment: part of this module's face)
-    NATIVE_BFLOAT16, build_training_state, compile_model, dtype_policy, environment, evaluate_model, feed,
+    NATIVE_BFLOAT16, build_training_state, compile_model, dtype_policy, environment, evaluate_model, feed, mixed,
     shipped_model, run_record, steps, training_policy, validation_data,
 )
 from zoo.plots import plot_curves
-from zoo.registry import OPTIONAL_RECIPE_FIELDS, Task, Variant, get_task
+from zoo.registry import OPTIONAL_RECIPE_FIELDS, Recipe, Task, Variant, get_task
 
 
 def fit(task_name: str, variant: str | None = None, epochs: int | None = None, batch_size: int | None = None,
@@ -188,6 +188,12 @@ def resolve(task_name: str, variant: str | None = None, spec: Variant | None = N
                 training_policy(mixed_precision or recipe.mixed_precision), jit_compile, unregistered)
 
 
+def training_batches(x, y, batch_size: int, recipe: Recipe, seed: int) -> dict:
+    """``fit``'s training data: shuffled each epoch from the seed, mixed as ``recipe.mix`` says."""
+    data = feed(x, y, batch_size, shuffle=True, seed=seed)
+    return mixed(data, recipe.mix, seed) if recipe.mix else data
+
+
 def build_and_compile(plan: Plan, splits, distribution) -> tuple:
     """(model, training data, validation data): the data fed as ``fit`` reads it (even shards when
     distributed), the model built under the dtype policy (and the engine's scope) and compiled."""
@@ -197,7 +203,7 @@ def build_and_compile(plan: Plan, splits, distribution) -> tuple:
         x_train, y_train = distribution.even("train", x_train, y_train)
         x_val, y_val = distribution.even("validation", x_val, y_val)
     batch_size = distribution.batch_size(plan.batch_size) if distribution else plan.batch_size  # this process' share
-    train_data = feed(x_train, y_train, batch_size, shuffle=True, seed=plan.seed)
+    train_data = training_batches(x_train, y_train, batch_size, plan.recipe, plan.seed)
     with dtype_policy(plan.mixed_precision), distribution.scope() if distribution else contextlib.nullcontext():
         model = plan.spec.build(splits)
         compile_model(model, plan.recipe, steps(x_train, batch_size), plan.epochs, plan.jit_compile,
@@ -405,7 +411,7 @@ def cross_validate(spec, splits, folds: int, epochs: int, batch_size: int, seed:
         fold = dataclasses.replace(splits, x_train=take(x, train), y_train=take(y, train),
                                    x_val=take(x, val), y_val=take(y, val))
         keras.utils.set_random_seed(seed + k)
-        train_data = feed(fold.x_train, fold.y_train, batch_size, shuffle=True, seed=seed + k)
+        train_data = training_batches(fold.x_train, fold.y_train, batch_size, recipe, seed + k)
         model = compile_model(spec.build(fold), recipe, steps(fold.x_train, batch_size), epochs, example=train_data)
         history = model.fit(**train_data,
                             validation_data=validation_data(fold.x_val, fold.y_val), epochs=epochs,
