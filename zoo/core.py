@@ -197,8 +197,8 @@ BATCH_MIXES = {"cutmix": lambda seed: keras.layers.CutMix(factor=1.0, seed=seed)
 
 def mixed(train: dict, mix: str, seed: int = 0) -> dict:
     """``feed``'s training keywords with each batch's images mixed in pairs and their labels in the
-    same proportion (``Recipe.mix``). Keras' layers run in the tf.data pipeline on any backend; a
-    label becomes a fraction, so the training accuracy Keras reports counts only unmixed images."""
+    same proportion (``Recipe.mix``). Keras' layers run in the tf.data pipeline on any backend. A label
+    stays whole only where both images of a pair share it, so Keras' training accuracy counts only those."""
     import tensorflow as tf
 
     if not isinstance(train["x"], tf.data.Dataset) or len(train["x"].element_spec) != 2:
