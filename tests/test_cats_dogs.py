@@ -11,11 +11,13 @@ import pytest
 from PIL import Image
 
 from data_prep.cats_dogs import ImageFiles, image_files, list_images
+from data_prep.errors import ZooError
 from tests.conftest import write_jpeg
 from tests.test_cli import call_main
 from tests.test_resume import StopAfter
 from zoo import evaluate, inspect
 from zoo.registry import get_task
+from zoo.core import mixed
 from zoo.training import fit, training_batches
 
 
@@ -137,6 +139,13 @@ def test_mixed_batches_carry_each_label_in_the_proportion_of_its_pixels(mix):
     assert recipe.describe()["mix"] == mix
 
 
-def test_a_mix_that_is_not_known_is_refused_with_the_names_that_are():
+def test_a_mix_that_is_not_known_or_has_no_image_batches_to_mix_is_refused_saying_why():
+    import tensorflow as tf
+
     with pytest.raises(ValueError, match="cutmix, mixup"):
         dataclasses.replace(get_task("cats_dogs").variants["default"].recipe, mix="cutmx")
+    arrays = {"x": np.zeros((4, 8, 8, 3)), "y": np.zeros(4), "batch_size": 2}  # as feed gives JAX or PyTorch
+    two_inputs = tf.data.Dataset.from_tensor_slices(({"a": np.zeros((4, 3)), "b": np.zeros((4, 3))}, np.zeros(4)))
+    for train in (arrays, {"x": two_inputs.batch(2)}):
+        with pytest.raises(ZooError, match="batches of \\(images, labels\\) in a tf.data pipeline"):
+            mixed(train, "cutmix")

@@ -201,7 +201,8 @@ def mixed(train: dict, mix: str, seed: int = 0) -> dict:
     stays whole only where both images of a pair share it, so Keras' training accuracy counts only those."""
     import tensorflow as tf
 
-    if not isinstance(train["x"], tf.data.Dataset) or len(train["x"].element_spec) != 2:
+    spec = train["x"].element_spec if isinstance(train["x"], tf.data.Dataset) else None
+    if not (isinstance(spec, tuple) and len(spec) == 2 and all(isinstance(s, tf.TensorSpec) for s in spec)):
         raise ZooError(f"mix={mix!r} mixes batches of (images, labels) in a tf.data pipeline: it needs the "
                        "TensorFlow backend, or an image task fed from files; fit without mix otherwise")
     layer = BATCH_MIXES[mix](seed)
