@@ -166,6 +166,19 @@ class FlipAveraged(ViewAveraged):
         return [keras.ops.flip(images, axis=-2)]  # channels-last: axis -2 is the width
 
 
+@keras.saving.register_keras_serializable(package="zoo")
+class FlipZoomAveraged(ViewAveraged):
+    """:class:`ViewAveraged` over the images, their central 90% enlarged back to full size (a 10% zoom-in),
+    and the mirror images of both: the cats_dogs default's views, chosen on validation
+    (reports/cats_dogs/tried.md)."""
+
+    def views(self, images):
+        height, width = images.shape[1:3]
+        top, left = round(height * 0.05), round(width * 0.05)  # equal margins: the mirror of a view is a view
+        zoomed = keras.ops.image.resize(images[:, top : height - top, left : width - left], (height, width))
+        return [zoomed, *(keras.ops.flip(view, axis=-2) for view in (images, zoomed))]  # -2: the width
+
+
 def shifted(images, dy: int, dx: int):
     """Channels-last ``images`` moved down ``dy`` and right ``dx`` pixels (negative: up, left),
     zeros (the background) shifted in."""

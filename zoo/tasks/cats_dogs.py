@@ -13,8 +13,9 @@ Variants:
 - ``default``: ours (issues 20 and 55, ``reports/cats_dogs/tried.md``): a residual CNN of plain 3x3
   convolutions (faster than separable ones on this CPU's oneDNN, so more epochs fit in the time),
   batch norm, global average pooling, 128x128 inputs; AdamW with a linear warm-up then cosine decay
-  over 60 epochs, label smoothing 0.1, and test-time averaging over the image and its mirror image
-  (:class:`zoo.layers.FlipAveraged`, part of the saved model). Trained on the 18,000 photos of the
+  over 60 epochs, label smoothing 0.1, and test-time averaging over the image, its central 90% enlarged
+  (a 10% zoom-in) and the mirror images of both (:class:`zoo.layers.FlipZoomAveraged`, part of the saved
+  model; chosen on validation over the mirror image alone: 96.1% against 95.5%). Trained on the 18,000 photos of the
   recorded split (``data_prep.cats_dogs``) with the batch norm in TensorFlow's fused kernel and in
   mixed_bfloat16 where the CPU computes bfloat16 (2.0x the images/s of the 8,000-photo fit's step on
   the AMD EPYC), so that 2.25 times the photos fit in the same two hours.
@@ -27,7 +28,7 @@ from keras import layers
 
 from data_prep.cats_dogs import load_cats_dogs
 from zoo.core import NATIVE_BFLOAT16
-from zoo.layers import FlipAveraged, FusedBatchNormalization, RandomShear
+from zoo.layers import FlipZoomAveraged, FusedBatchNormalization, RandomShear
 from zoo.registry import Recipe, Task, Variant, register
 
 
@@ -127,7 +128,7 @@ def cats_dogs_default(splits=None, size=128, widths=(32, 64, 128, 256), fused: b
     inputs, x = raw_image_input(size)
     x = seed004_augmentation(x)
     # P(dog), as every variant names it
-    outputs = FlipAveraged(cats_dogs_resnet(size, widths, fused=fused, blocks=blocks), name="dog")(x)
+    outputs = FlipZoomAveraged(cats_dogs_resnet(size, widths, fused=fused, blocks=blocks), name="dog")(x)
     return keras.Model(inputs, outputs, name="cats_dogs_default")
 
 
@@ -148,7 +149,8 @@ register(Task(
                    optimizer="adamw", learning_rate=2e-3, weight_decay=0.05, schedule="cosine", warmup_epochs=3,
                    epochs=60, batch_size=64, monitor="val_accuracy", mode="max", mixed_precision=NATIVE_BFLOAT16),
             "", "residual CNN (plain 3x3 convs), batch norm, global pooling, 128x128, seed 004's augmentation, "
-                "AdamW warm-up + cosine, label smoothing, mirror-image test-time averaging",
+                "AdamW warm-up + cosine, label smoothing, test-time averaging over the image, a 10% zoom-in "
+                "and their mirror images",
         ),
         "separable": Variant(
             cats_dogs_separable,
